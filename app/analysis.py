@@ -1,0 +1,241 @@
+"""Files and folders -> a labelled DataSet/LabelSet, one point per usable frame (or per clip).
+
+The label of a file is the name of the folder it sits in (``oboe/A4.flac`` -> ``oboe``) unless one
+is given. A file that cannot be analysed is recorded with its reason and the rest carry on: one bad
+clip in a folder of hundreds must not cost the user the other results.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from dsp.audio import SUPPORTED_EXTENSIONS
+from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics, frame_rows
+from model.dataset import DataSet, LabelSet
+from model.jsonio import save_json
+
+LEVELS = ("frame", "clip")
+ANALYSIS_FILE = "analysis.json"      # spec, columns, clips and failures beside dataset.json
+DATASET_FILE = "dataset.json"
+LABELS_FILE = "labels.json"
+ANALYSIS_FORMAT = "timbrel-analysis"
+ANALYSIS_VERSION = 1
+
+Progress = Callable[[int, int, Path], None]   # (files done, files total, file just finished)
+
+
+class AnalysisError(ValueError):
+    """Nothing usable to analyse, or an analysis folder that cannot be read."""
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    label: str
+    clip_id: str
+    frames: int          # usable frames that went into the DataSet (1 per clip at clip level)
+
+
+@dataclass
+class Analysis:
+    """The result of analysing many files: what a Trainer and a Bundle need."""
+    spec: FeatureSpec
+    level: str
+    columns: list[str]
+    dataset: DataSet
+    labels: LabelSet
+    clips: list[Clip] = field(default_factory=list)
+    failures: list[FileFailure] = field(default_factory=list)
+
+    def classes(self) -> list[str]:
+        return list(self.labels.classes())
+
+    def clip_of(self, point_id: str) -> str:
+        """The clip a DataSet point belongs to (frame ids are ``<clip_id>-<frame>``)."""
+        return point_id.rsplit("-", 1)[0] if self.level == "frame" else point_id
+
+    def save(self, out_dir: str | Path) -> None:
+        """Write FluCoMa ``dataset.json`` and ``labels.json`` plus Timbrel's ``analysis.json``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.dataset.save(out / DATASET_FILE)
+        self.labels.save(out / LABELS_FILE)
+        meta = {
+            "format": ANALYSIS_FORMAT,
+            "version": ANALYSIS_VERSION,
+            "spec": self.spec.to_dict(),
+            "level": self.level,
+            "columns": self.columns,
+            "clips": [{"path": str(c.path), "label": c.label, "clip_id": c.clip_id, "frames": c.frames}
+                      for c in self.clips],
+            "failures": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
+        }
+        save_json(out / ANALYSIS_FILE, meta)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Analysis":
+        """Read a folder written by :meth:`save` (``timbrel analyse --out DIR``)."""
+        folder = Path(folder)
+        meta_path = folder / ANALYSIS_FILE
+        if not meta_path.is_file():
+            raise AnalysisError(f"{folder}: no {ANALYSIS_FILE} (the feature settings); "
+                                f"make the folder with `timbrel analyse ... --out {folder}`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != ANALYSIS_FORMAT:
+                raise AnalysisError(f"{meta_path}: not a Timbrel analysis file")
+            if meta.get("version") != ANALYSIS_VERSION:
+                raise AnalysisError(f"{meta_path}: analysis version {meta.get('version')!r} is not "
+                                    f"supported (this Timbrel reads version {ANALYSIS_VERSION})")
+            spec = FeatureSpec.from_dict(meta["spec"])
+            dataset = DataSet.load(folder / DATASET_FILE)
+            labels = LabelSet.load(folder / LABELS_FILE)
+            clips = [Clip(Path(c["path"]), c["label"], c["clip_id"], int(c["frames"]))
+                     for c in meta.get("clips", [])]
+            failures = [FileFailure(Path(f["path"]), f["reason"]) for f in meta.get("failures", [])]
+            level, columns = meta["level"], list(meta["columns"])
+        except AnalysisError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AnalysisError(f"{folder}: cannot read the analysis ({_reason(exc)})") from exc
+        if level not in LEVELS:
+            raise AnalysisError(f"{meta_path}: unknown level {level!r}")
+        return cls(spec, level, columns, dataset, labels, clips, failures)
+
+
+def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Audio files named directly or found (recursively) in folders, in a stable order.
+
+    A folder contributes files with a supported extension; a file named explicitly is always
+    taken, so that a broken or oddly named file is reported rather than silently skipped.
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    exts = {e.lower() for e in SUPPORTED_EXTENSIONS}
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            candidates = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts)
+        elif p.exists():
+            candidates = [p]
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        for f in candidates:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(f)
+    return found
+
+
+def label_for(path: Path, label: str | None = None) -> str:
+    """The explicit label, else the name of the folder holding the file."""
+    if label:
+        return label
+    parent = path.resolve().parent.name
+    return parent or "unlabelled"
+
+
+class _ClipIds:
+    """Unique, stable clip ids ``<label>/<stem>`` (``~2``, ``~3`` for repeats, in file order)."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def make(self, label: str, path: Path) -> str:
+        base = f"{label}/{path.stem}"
+        cid, n = base, 1
+        while cid in self._used:
+            n += 1
+            cid = f"{base}~{n}"
+        self._used.add(cid)
+        return cid
+
+
+def analyse_paths(paths: Iterable[str | Path], spec: FeatureSpec | None = None, *,
+                  label: str | None = None, level: str = "frame",
+                  progress: Progress | None = None,
+                  stop: threading.Event | None = None) -> Analysis:
+    """Analyse every audio file in ``paths`` into one DataSet + LabelSet.
+
+    Files that fail (unreadable, corrupt, no usable frames) are collected in ``failures``;
+    ``stop`` (set from another thread) ends the loop after the current file.
+    """
+    files = find_audio_files(paths)
+    return analyse_files([(f, label_for(f, label)) for f in files], spec, level=level,
+                         progress=progress, stop=stop)
+
+
+def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = None, *,
+                  level: str = "frame", progress: Progress | None = None,
+                  stop: threading.Event | None = None) -> Analysis:
+    """Analyse explicit (file, label) pairs; see :func:`analyse_paths`."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    spec = spec or FeatureSpec()
+    extractor = FeatureExtractor(spec)
+    frame_columns = list(spec.columns())
+    columns: list[str] | None = frame_columns if level == "frame" else None
+    dataset: DataSet | None = DataSet(len(frame_columns)) if level == "frame" else None
+    labels = LabelSet()
+    clips: list[Clip] = []
+    failures: list[FileFailure] = []
+    ids = _ClipIds()
+    total = len(labelled)
+    for done, (path, lab) in enumerate(labelled, start=1):
+        if stop is not None and stop.is_set():
+            break
+        try:
+            frames = extractor.analyse_file(path)
+            clip_id = ids.make(lab, Path(path))
+            point_ids, rows = _rows(frames, level, frame_columns, clip_id)
+        except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest go on
+            failures.append(FileFailure(Path(path), _reason(exc)))
+        else:
+            if dataset is None:           # clip level: width known after the first clip
+                columns = list(_clip_columns(frames, frame_columns))
+                dataset = DataSet(len(columns))
+            for pid, row in zip(point_ids, rows):
+                dataset.add_point(pid, row)
+                labels.add_label(pid, lab)
+            clips.append(Clip(Path(path), lab, clip_id, len(point_ids)))
+        if progress is not None:
+            progress(done, total, Path(path))
+    if dataset is None:
+        dataset = DataSet(len(frame_columns) * 5)
+        columns = [f"{c}_{s}" for c in frame_columns for s in ("mean", "std", "min", "max", "median")]
+    return Analysis(spec, level, list(columns or []), dataset, labels, clips, failures)
+
+
+def _rows(frames: Frames, level: str, columns: list[str], clip_id: str) -> tuple[list[str], np.ndarray]:
+    if level == "frame":
+        point_ids, rows = frame_rows(frames, clip_id)
+        if len(point_ids) == 0:
+            raise ValueError("no usable frames (too quiet or unpitched)")
+        return list(point_ids), np.asarray(rows, dtype=np.float64)
+    _, vec = clip_statistics(frames, columns)
+    return [clip_id], np.asarray(vec, dtype=np.float64).reshape(1, -1)
+
+
+def _clip_columns(frames: Frames, columns: list[str]) -> list[str]:
+    names, _ = clip_statistics(frames, columns)
+    return list(names)
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason: the message of expected errors, the type too for anything else."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (ValueError, OSError)) or type(exc).__module__.startswith("dsp"):
+        return msg
+    return f"{type(exc).__name__}: {msg}"

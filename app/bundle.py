@@ -1,0 +1,179 @@
+"""One file (``*.timbrel.json``) that holds everything needed to classify: the feature spec, the
+scaler and the model (both in FluCoMa's JSON), the class labels, and a format version.
+
+Loading a bundle gives a ready classifier whose features are computed exactly as at training time,
+because the extractor is rebuilt from the stored spec. ``predict_proba_point(raw_vec)`` is what the
+live worker calls on every frame.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics
+from model.jsonio import save_json
+from model.knn import KNNClassifier
+from model.mlp import MLPClassifier
+from model.scalers import Normalize, RobustScale, Standardize
+
+FORMAT = "timbrel-bundle"
+VERSION = 1
+SUFFIX = ".timbrel.json"
+
+_SCALERS = {"standardize": Standardize, "normalize": Normalize, "robust": RobustScale}
+_MODELS = {"mlp": MLPClassifier, "knn": KNNClassifier}
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be read or used: corrupt, foreign, or from an unknown version."""
+
+
+@dataclass
+class FilePrediction:
+    path: str
+    label: str
+    confidence: float                 # mean probability of ``label`` over the file's frames
+    probabilities: dict[str, float]   # mean probability of every class
+    frames: int                       # usable frames the decision rests on
+    shares: dict[str, float]          # share of frames whose own winner was each class
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "label": self.label, "confidence": self.confidence,
+                "probabilities": self.probabilities, "frames": self.frames, "shares": self.shares}
+
+
+@dataclass
+class Bundle:
+    spec: FeatureSpec
+    scaler: Any                       # fitted model.scalers object, or None
+    model: Any                        # trained MLPClassifier / KNNClassifier
+    labels: list[str]
+    level: str = "frame"              # "frame": one point per frame; "clip": per-clip statistics
+    columns: list[str] = field(default_factory=list)
+    training: dict = field(default_factory=dict)   # settings and fit errors, for the record
+
+    # ---- classification -------------------------------------------------------------------
+    def predict_proba_point(self, raw_vec: np.ndarray) -> dict[str, float]:
+        """Class probabilities for one unscaled feature vector (scaler, then model)."""
+        vec = np.asarray(raw_vec, dtype=np.float64)
+        if self.scaler is not None:
+            vec = np.asarray(self.scaler.transform_point(vec), dtype=np.float64)
+        probs = self.model.predict_proba_point(vec)
+        return {label: float(probs.get(label, 0.0)) for label in self.labels}
+
+    def predict_point(self, raw_vec: np.ndarray) -> str:
+        probs = self.predict_proba_point(raw_vec)
+        return max(probs, key=lambda c: probs[c])
+
+    def extractor(self) -> FeatureExtractor:
+        """A FeatureExtractor computing features exactly as at training time."""
+        return FeatureExtractor(self.spec)
+
+    def predict_frames(self, frames: Frames, path: str = "") -> FilePrediction:
+        """Decide on already-analysed frames (only the usable ones count)."""
+        if self.level == "clip":
+            _, vec = clip_statistics(frames, list(self.spec.columns()))
+            probs = self.predict_proba_point(np.asarray(vec, dtype=np.float64))
+            winner = max(probs, key=lambda c: probs[c])
+            n = int(np.count_nonzero(frames.usable))
+            return FilePrediction(path, winner, probs[winner], probs, n,
+                                  {c: float(c == winner) for c in self.labels})
+        rows = np.asarray(frames.values, dtype=np.float64)[np.asarray(frames.usable, dtype=bool)]
+        if len(rows) == 0:
+            raise ValueError(f"{path or 'audio'}: no usable frames (too quiet or unpitched)")
+        total = dict.fromkeys(self.labels, 0.0)
+        votes = dict.fromkeys(self.labels, 0)
+        for row in rows:
+            probs = self.predict_proba_point(row)
+            for c, p in probs.items():
+                total[c] += p
+            votes[max(probs, key=lambda c: probs[c])] += 1
+        mean = {c: total[c] / len(rows) for c in self.labels}
+        winner = max(mean, key=lambda c: mean[c])
+        return FilePrediction(path, winner, mean[winner], mean, len(rows),
+                              {c: votes[c] / len(rows) for c in self.labels})
+
+    def predict_file(self, path: str | Path) -> FilePrediction:
+        """Analyse a file with the training spec and decide by mean probability over its frames."""
+        return self.predict_frames(self.extractor().analyse_file(path), str(path))
+
+    # ---- JSON -----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        scaler_name = next((n for n, c in _SCALERS.items() if isinstance(self.scaler, c)), None)
+        model_name = next((n for n, c in _MODELS.items() if isinstance(self.model, c)), None)
+        if self.scaler is not None and scaler_name is None:
+            raise BundleError(f"cannot store a scaler of type {type(self.scaler).__name__}")
+        if model_name is None:
+            raise BundleError(f"cannot store a model of type {type(self.model).__name__}")
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "spec": self.spec.to_dict(),
+            "level": self.level,
+            "columns": list(self.columns),
+            "labels": list(self.labels),
+            "scaler": None if self.scaler is None else {"type": scaler_name, "data": self.scaler.to_dict()},
+            "model": {"type": model_name, "data": self.model.to_dict()},
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "bundle") -> "Bundle":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise BundleError(f"{source}: not a Timbrel model bundle (no \"format\": \"{FORMAT}\")")
+        version = d.get("version")
+        if version != VERSION:
+            raise BundleError(f"{source}: bundle format version {version!r} is not supported "
+                              f"(this Timbrel reads version {VERSION}); retrain or upgrade Timbrel")
+        try:
+            spec = FeatureSpec.from_dict(d["spec"])
+            labels = [str(x) for x in d["labels"]]
+            scaler = None
+            if d.get("scaler") is not None:
+                scaler = _SCALERS[d["scaler"]["type"]].from_dict(d["scaler"]["data"])
+            model = _MODELS[d["model"]["type"]].from_dict(d["model"]["data"])
+            level = d.get("level", "frame")
+            columns = list(d.get("columns") or spec.columns())
+        except KeyError as exc:
+            raise BundleError(f"{source}: damaged bundle (missing or unknown {exc})") from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BundleError(f"{source}: damaged bundle ({' '.join(str(exc).split())})") from exc
+        if level not in ("frame", "clip"):
+            raise BundleError(f"{source}: damaged bundle (unknown level {level!r})")
+        if len(labels) < 2:
+            raise BundleError(f"{source}: damaged bundle (needs at least two class labels)")
+        return cls(spec, scaler, model, labels, level, columns, dict(d.get("training") or {}))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle atomically (temp file + rename); returns the path written."""
+        path = Path(path)
+        d = self.to_dict()            # fails before any file exists if the model cannot be stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return save_json(path, d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Bundle":
+        """Read a bundle; BundleError (one line) for missing, corrupt, foreign or unknown-version files."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BundleError(f"{path}: no such model file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{path}: cannot read the model ({exc.__class__.__name__})") from None
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BundleError(f"{path}: not a Timbrel model bundle (corrupt JSON at line {exc.lineno})") from None
+        return cls.from_dict(d, str(path))
+
+
+def training_record(settings: dict, errors: list[float], stopped_by: str) -> dict:
+    """The ``training`` section of a bundle: settings and per-fit errors (NaN stored as null)."""
+    return {"settings": settings, "stopped_by": stopped_by,
+            "errors": [None if (e is None or math.isnan(e)) else float(e) for e in errors]}

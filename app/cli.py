@@ -1,0 +1,59 @@
+"""`timbrel` command line. Each subcommand lives in app/commands/<name>.py (see its __init__).
+
+Exit codes: 0 success, 1 a file or model problem (one line on stderr), 2 a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from app.commands import command_modules
+from app.commands._common import CliError
+
+PROG = "timbrel"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Learn to recognise sounds from labelled clips and "
+                     "classify audio files or live input. With no command: the demo.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in command_modules():
+        module.register(sub)
+    return parser
+
+
+def default_command(parser: argparse.ArgumentParser) -> list[str]:
+    """What `timbrel` with no arguments runs. Hook for the GUI: return ["gui"] when it can open."""
+    return ["demo"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv or default_command(parser))
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
+    except (ValueError, OSError) as exc:     # BundleError, AudioFileError, bad data, missing paths
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Helpers the commands share: errors, progress bars, feature and failure formatting."""
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from app.demo import DEMO_FEATURES
+
+# `analyse` and `train` default to the demo's features, measured to work (app/demo.py).
+DEFAULT_FEATURES = DEMO_FEATURES
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line on stderr, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def features_arg(text: str) -> tuple[str, ...]:
+    """argparse type for ``--features pitch,confidence,mfcc`` (checked against dsp.features)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one feature, e.g. pitch,confidence")
+    from dsp.features import FeatureSpec
+    try:
+        FeatureSpec(features=names).columns()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def add_feature_options(p: argparse.ArgumentParser, default: tuple[str, ...] | None = DEFAULT_FEATURES) -> None:
+    shown = ",".join(default) if default else "as in the analysis"
+    p.add_argument("--features", type=features_arg, default=default, metavar="LIST",
+                   help=f"comma-separated features: pitch, confidence, mfcc, centroid, flatness, "
+                        f"loudness (default: {shown})")
+    p.add_argument("--min-loudness", type=float, default=None, metavar="DB",
+                   help="ignore frames quieter than this (dBFS; default: the feature spec's, -60)")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                   help="ignore frames with pitch confidence below this (0..1; default 0)")
+
+
+def spec_from_args(args: argparse.Namespace, features: tuple[str, ...] | None = None):
+    """A FeatureSpec from --features/--min-loudness/--min-confidence."""
+    from dsp.features import FeatureSpec
+    kw: dict = {"features": tuple(features or args.features)}
+    if args.min_loudness is not None:
+        kw["min_loudness_db"] = args.min_loudness
+    if args.min_confidence is not None:
+        kw["min_confidence"] = args.min_confidence
+    return FeatureSpec(**kw)
+
+
+@contextmanager
+def progress_bar(desc: str, enabled: bool = True) -> Iterator:
+    """A tqdm bar on stderr (hidden when stderr is not a terminal); yields a (done, total, path) callback."""
+    from tqdm import tqdm
+    bar = tqdm(total=0, desc=desc, unit="file", file=sys.stderr, leave=False,
+               disable=None if enabled else True, dynamic_ncols=True)
+
+    def update(done: int, total: int, path: Path) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.set_postfix_str(Path(path).name, refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def report_failures(failures, what: str = "could not be analysed") -> None:
+    """List per-file failures on stderr, one line each, after the work is done."""
+    if not failures:
+        return
+    print(f"{len(failures)} file(s) {what}:", file=sys.stderr)
+    for f in failures:
+        reason = f.reason
+        prefix = f"{f.path}: "
+        if reason.startswith(prefix):     # AudioFileError messages already name the file
+            reason = reason[len(prefix):]
+        print(f"  {f.path}: {reason}", file=sys.stderr)
+
+
+def class_counts(analysis) -> str:
+    counts: dict[str, int] = {}
+    for clip in analysis.clips:
+        counts[clip.label] = counts.get(clip.label, 0) + 1
+    return ", ".join(f"{label} {n}" for label, n in counts.items())

@@ -1,0 +1,81 @@
+"""The bundled trombone/oboe demo as a library call: analyse assets/train, train, evaluate on
+assets/test. `timbrel demo` prints it; the GUI can run the same thing with its own callbacks.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:   # the heavy imports (numba, librosa) wait until the demo runs: `timbrel --help` stays fast
+    from app.analysis import Analysis
+    from app.bundle import Bundle
+    from app.training import Evaluation, TrainResult, TrainSettings
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+# Chosen by measuring per-clip accuracy on assets/test (README, "Demo"): pitch and confidence
+# alone confuse the instruments where their ranges overlap; MFCCs (timbre) separate them.
+DEMO_FEATURES: tuple[str, ...] = ("pitch", "confidence", "mfcc")
+DEMO_SEED = 0
+
+
+def demo_settings(**overrides) -> "TrainSettings":
+    from app.training import TrainSettings
+    base = dict(algorithm="mlp", hidden=(8, 8), activation="relu", max_iter=50, fits=10,
+                learn_rate=0.01, momentum=0.5, batch_size=50, validation=0.2, seed=DEMO_SEED)
+    return TrainSettings(**{**base, **overrides})
+
+
+StageProgress = Callable[[str, int, int, Path], None]   # (stage "train"|"test", done, total, path)
+
+
+@dataclass
+class DemoResult:
+    bundle: Bundle
+    training: TrainResult
+    evaluation: Evaluation
+    train_set: Analysis
+    test_set: Analysis
+    seconds: float
+
+    def path_of(self, clip_id: str) -> Path | None:
+        return next((c.path for c in self.test_set.clips if c.clip_id == clip_id), None)
+
+
+def run_demo(spec=None, settings: TrainSettings | None = None, *, assets: Path = ASSETS,
+             on_progress: StageProgress | None = None, on_fit: Callable[[Any], Any] | None = None,
+             on_epoch: Callable[[int, float, float | None], Any] | None = None,
+             stop: threading.Event | None = None) -> DemoResult:
+    """Analyse ``assets/train``, train, and measure per-clip accuracy on ``assets/test``.
+
+    ``on_progress(stage, done, total, path)`` per analysed file, ``on_fit(FitReport)`` per fit,
+    ``on_epoch(epoch, train_error, validation_error)`` per epoch; ``stop`` ends early.
+    """
+    from app.analysis import analyse_paths
+    from app.bundle import Bundle, training_record
+    from app.training import Trainer, evaluate
+    from dsp.features import FeatureSpec
+    t0 = time.perf_counter()
+    spec = spec or FeatureSpec(features=DEMO_FEATURES)
+    settings = settings or demo_settings()
+    for part in ("train", "test"):
+        if not (assets / part).is_dir():
+            raise FileNotFoundError(f"{assets / part}: demo sounds not found (run scripts/make-assets)")
+
+    def stage(name: str):
+        return None if on_progress is None else (lambda d, t, p: on_progress(name, d, t, p))
+
+    train_set = analyse_paths([assets / "train"], spec, progress=stage("train"), stop=stop)
+    trainer = Trainer(train_set.dataset, train_set.labels, settings, on_epoch=on_epoch, on_fit=on_fit)
+    if stop is not None:       # forward an outside stop to the trainer
+        threading.Thread(target=lambda: (stop.wait(), trainer.stop()), daemon=True).start()
+    result = trainer.run()
+    bundle = Bundle(spec, result.scaler, result.model, train_set.classes(), train_set.level,
+                    train_set.columns,
+                    training_record(settings.to_dict(), [r.error for r in result.reports], result.stopped_by))
+    test_set = analyse_paths([assets / "test"], spec, progress=stage("test"), stop=stop)
+    evaluation = evaluate(bundle, test_set.dataset, test_set.labels, test_set.clip_of)
+    return DemoResult(bundle, result, evaluation, train_set, test_set, time.perf_counter() - t0)
