@@ -114,6 +114,10 @@ class RingBuffer:
         """Samples written and not yet read."""
         return int(self._state[_WRITE] - self._state[_READ])
 
+    def free(self) -> int:
+        """Room for this many samples now (only grows until the producer writes again)."""
+        return self.capacity - self.available()
+
     @property
     def written(self) -> int:
         """Samples accepted since the start (dropped blocks excluded)."""
