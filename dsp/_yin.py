@@ -1,0 +1,154 @@
+"""YIN kernels for pYIN: difference function, parabolic shifts, candidate probabilities.
+
+Private to dsp.pitch. Everything reproduces librosa 0.11's `pyin` arithmetic (its difference
+function is `2*(acf[0]-acf[k]) - cumsum(y**2)[k-1]`, not the textbook one), in the same order
+where the order decides a rounding that pyin later compares exactly (see `frame_candidates`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TINY64 = np.finfo(np.float64).tiny
+
+
+@njit(cache=True, nogil=True)
+def cmndf_from_acf(frame: np.ndarray, acf: np.ndarray, min_period: int, max_period: int,
+                   out: np.ndarray) -> None:
+    """Cumulative mean normalised difference of one frame, lags min_period..max_period.
+
+    `acf[k]` is the frame's autocorrelation at lag k (k = 0..max_period). `out` gets
+    max_period - min_period + 1 values. float64 throughout.
+    """
+    # energy cumsum, needed up to index max_period - 1
+    energy = 0.0
+    csum = 0.0  # running sum of d[1..k] for the cumulative mean
+    a0 = acf[0]
+    for k in range(1, max_period + 1):
+        x = frame[k - 1]
+        energy += x * x
+        d = 2.0 * (a0 - acf[k]) - energy
+        csum += d
+        if k >= min_period:
+            out[k - min_period] = d / (csum / k + TINY64)
+    if min_period == 0:  # d[0] = 0 and its "mean" is 0/0 in librosa; unreachable for valid fmax
+        out[0] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def parabolic_shift(x: np.ndarray, i: int) -> float:
+    """librosa's parabolic-interpolation offset at bin i (0 at the edges or when |b| >= |a|)."""
+    n = x.shape[0]
+    if i == 0 or i == n - 1:
+        return 0.0
+    a = x[i + 1] + x[i - 1] - 2.0 * x[i]
+    b = (x[i + 1] - x[i - 1]) / 2.0
+    if abs(b) >= abs(a):
+        return 0.0
+    return -b / a
+
+
+@njit(cache=True, nogil=True)
+def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.ndarray,
+                     beta_head_sums: np.ndarray, boltz: np.ndarray, no_trough_prob: float,
+                     min_period: int, sr: float, fmin: float, n_pitch_bins: int,
+                     bins_per_octave: int, round_f32: bool,
+                     trough_idx: np.ndarray, trough_prob: np.ndarray, below: np.ndarray,
+                     cand_bin: np.ndarray, cand_prob: np.ndarray) -> tuple[int, float]:
+    """pYIN candidates of one frame (librosa's `__pyin_helper` for a single column).
+
+    Writes the distinct pitch bins with a non-zero probability into cand_bin/cand_prob in
+    ascending bin order and returns (count, voiced_prob). Scratch arrays: trough_idx,
+    trough_prob (len(yin)), below (len(yin), n_thresholds) bool.
+
+    boltz[n, k] = Boltzmann pmf of the k-th of n troughs; beta_head_sums[m] = sum(beta_probs[:m]).
+    round_f32 mimics librosa storing the probabilities in a float32 array for float32 audio.
+    """
+    n = yin.shape[0]
+    n_thr = beta_probs.shape[0]
+    # 1. troughs (librosa.util.localmin, plus the first bin if it is below the second)
+    nt = 0
+    for i in range(n):
+        if i == 0:
+            is_t = n > 1 and yin[0] < yin[1]
+        elif i == n - 1:
+            is_t = yin[i] < yin[i - 1]
+        else:
+            is_t = yin[i] < yin[i - 1] and yin[i] <= yin[i + 1]
+        if is_t:
+            trough_idx[nt] = i
+            nt += 1
+    if nt == 0:
+        return 0, 0.0
+    # 2. per threshold, which troughs are below, their rank among those below, and the prior
+    for t in range(nt):
+        h = yin[trough_idx[t]]
+        for i in range(n_thr):
+            below[t, i] = h < thresholds[i + 1]
+        trough_prob[t] = 0.0
+    # probs[t] = sum_i prior[t, i] * beta_probs[i]
+    for t in range(nt):
+        trough_prob[t] = _dot_row(below, t, nt, beta_probs, boltz)
+    # 3. global minimum gets the no-trough mass for thresholds it is not below
+    g = 0
+    for t in range(1, nt):
+        if yin[trough_idx[t]] < yin[trough_idx[g]]:
+            g = t
+    hg = yin[trough_idx[g]]
+    n_not_below = 0
+    for i in range(n_thr):
+        if not (hg < thresholds[i + 1]):
+            n_not_below += 1
+    trough_prob[g] += no_trough_prob * beta_head_sums[n_not_below]
+    if round_f32:
+        for t in range(nt):
+            trough_prob[t] = np.float64(np.float32(trough_prob[t]))
+    # 4. map troughs to pitch bins; ascending period = descending bin, and when two troughs
+    # share a bin librosa keeps the later (longer period) one. Emit in ascending bin order.
+    n_c = 0
+    for t in range(nt - 1, -1, -1):
+        p = trough_prob[t]
+        if p == 0.0:
+            continue
+        i = trough_idx[t]
+        period = (min_period + i) + parabolic_shift(yin, i)
+        f0 = sr / period
+        b = np.round(bins_per_octave * np.log2(f0 / fmin))
+        if b < 0.0:
+            b = 0.0
+        bi = int(b)
+        if bi >= n_pitch_bins:  # librosa clips to n_pitch_bins, i.e. out of the voiced range
+            continue
+        if n_c > 0 and cand_bin[n_c - 1] == bi:
+            continue  # an earlier-visited (longer period) trough already owns this bin
+        cand_bin[n_c] = bi
+        cand_prob[n_c] = p
+        n_c += 1
+    vp = 0.0
+    for c in range(n_c):
+        vp += cand_prob[c]
+    if vp > 1.0:
+        vp = 1.0
+    elif vp < 0.0:
+        vp = 0.0
+    return n_c, vp
+
+
+@njit(cache=True, nogil=True)
+def _dot_row(below: np.ndarray, t: int, nt: int, beta_probs: np.ndarray,
+             boltz: np.ndarray) -> float:
+    """sum_i prior[t, i] * beta_probs[i] where prior is the Boltzmann pmf of trough t's rank."""
+    n_thr = beta_probs.shape[0]
+    acc = 0.0
+    for i in range(n_thr):
+        if not below[t, i]:
+            continue
+        rank = 0
+        count = 0
+        for u in range(nt):
+            if below[u, i]:
+                if u < t:
+                    rank += 1
+                count += 1
+        acc += boltz[count, rank] * beta_probs[i]
+    return acc
