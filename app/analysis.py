@@ -197,7 +197,7 @@ def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = N
         if stop is not None and stop.is_set():
             break
         try:
-            frames = extractor.analyse_file(path)
+            frames = extractor.analyse_file(path, require_usable=True)
             clip_id = ids.make(lab, Path(path))
             point_ids, rows = _rows(frames, level, frame_columns, clip_id)
         except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest go on

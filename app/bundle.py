@@ -17,8 +17,6 @@ import numpy as np
 
 from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics
 from model.jsonio import save_json
-from model.knn import KNNClassifier
-from model.mlp import MLPClassifier
 from model.scalers import Normalize, RobustScale, Standardize
 
 FORMAT = "timbrel-bundle"
@@ -26,7 +24,22 @@ VERSION = 1
 SUFFIX = ".timbrel.json"
 
 _SCALERS = {"standardize": Standardize, "normalize": Normalize, "robust": RobustScale}
-_MODELS = {"mlp": MLPClassifier, "knn": KNNClassifier}
+
+
+def _model_class(name: str):
+    """The model class stored under ``name`` (imported on demand)."""
+    if name == "mlp":
+        from model.mlp import MLPClassifier
+        return MLPClassifier
+    if name == "knn":
+        from model.knn import KNNClassifier
+        return KNNClassifier
+    raise KeyError(name)
+
+
+def _model_name(model: Any) -> str | None:
+    kind = type(model).__name__
+    return {"MLPClassifier": "mlp", "KNNClassifier": "knn"}.get(kind)
 
 
 class BundleError(ValueError):
@@ -100,12 +113,12 @@ class Bundle:
 
     def predict_file(self, path: str | Path) -> FilePrediction:
         """Analyse a file with the training spec and decide by mean probability over its frames."""
-        return self.predict_frames(self.extractor().analyse_file(path), str(path))
+        return self.predict_frames(self.extractor().analyse_file(path, require_usable=True), str(path))
 
     # ---- JSON -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         scaler_name = next((n for n, c in _SCALERS.items() if isinstance(self.scaler, c)), None)
-        model_name = next((n for n, c in _MODELS.items() if isinstance(self.model, c)), None)
+        model_name = _model_name(self.model)
         if self.scaler is not None and scaler_name is None:
             raise BundleError(f"cannot store a scaler of type {type(self.scaler).__name__}")
         if model_name is None:
@@ -136,7 +149,7 @@ class Bundle:
             scaler = None
             if d.get("scaler") is not None:
                 scaler = _SCALERS[d["scaler"]["type"]].from_dict(d["scaler"]["data"])
-            model = _MODELS[d["model"]["type"]].from_dict(d["model"]["data"])
+            model = _model_class(d["model"]["type"]).from_dict(d["model"]["data"])
             level = d.get("level", "frame")
             columns = list(d.get("columns") or spec.columns())
         except KeyError as exc:

@@ -22,8 +22,6 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from model.dataset import DataSet, LabelSet
-from model.knn import KNNClassifier
-from model.mlp import MLPClassifier
 from model.scalers import Normalize, RobustScale, Standardize
 
 ALGORITHMS = ("mlp", "knn")
@@ -100,7 +98,9 @@ def make_scaler(settings: TrainSettings):
 def make_model(settings: TrainSettings):
     """A fresh, untrained classifier built from the settings."""
     if settings.algorithm == "knn":
+        from model.knn import KNNClassifier
         return KNNClassifier(num_neighbours=settings.num_neighbours, weight=True)
+    from model.mlp import MLPClassifier
     return MLPClassifier(hidden_layers=list(settings.hidden), activation=settings.activation,
                          max_iter=settings.max_iter, learn_rate=settings.learn_rate,
                          momentum=settings.momentum, batch_size=settings.batch_size,
