@@ -25,9 +25,10 @@ def cmndf_from_acf(frame: np.ndarray, acf: np.ndarray, min_period: int, max_peri
     csum = 0.0  # running sum of d[1..k] for the cumulative mean
     a0 = acf[0]
     for k in range(1, max_period + 1):
+        # librosa zeroes the energy cumsum's first entry before using it, so d[1] = 2*(a0-a1)
         x = frame[k - 1]
         energy += x * x
-        d = 2.0 * (a0 - acf[k]) - energy
+        d = 2.0 * (a0 - acf[k]) - (energy if k > 1 else 0.0)
         csum += d
         if k >= min_period:
             out[k - min_period] = d / (csum / k + TINY64)
@@ -52,7 +53,7 @@ def parabolic_shift(x: np.ndarray, i: int) -> float:
 def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.ndarray,
                      beta_head_sums: np.ndarray, boltz: np.ndarray, no_trough_prob: float,
                      min_period: int, sr: float, fmin: float, n_pitch_bins: int,
-                     bins_per_octave: int, round_f32: bool,
+                     bins_per_octave: int,
                      trough_idx: np.ndarray, trough_prob: np.ndarray, below: np.ndarray,
                      cand_bin: np.ndarray, cand_prob: np.ndarray) -> tuple[int, float]:
     """pYIN candidates of one frame (librosa's `__pyin_helper` for a single column).
@@ -62,7 +63,6 @@ def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.nda
     trough_prob (len(yin)), below (len(yin), n_thresholds) bool.
 
     boltz[n, k] = Boltzmann pmf of the k-th of n troughs; beta_head_sums[m] = sum(beta_probs[:m]).
-    round_f32 mimics librosa storing the probabilities in a float32 array for float32 audio.
     """
     n = yin.shape[0]
     n_thr = beta_probs.shape[0]
@@ -100,9 +100,6 @@ def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.nda
         if not (hg < thresholds[i + 1]):
             n_not_below += 1
     trough_prob[g] += no_trough_prob * beta_head_sums[n_not_below]
-    if round_f32:
-        for t in range(nt):
-            trough_prob[t] = np.float64(np.float32(trough_prob[t]))
     # 4. map troughs to pitch bins; ascending period = descending bin, and when two troughs
     # share a bin librosa keeps the later (longer period) one. Emit in ascending bin order.
     n_c = 0

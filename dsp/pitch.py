@@ -174,8 +174,7 @@ class _Analyser:
         self.below = np.empty((n, m.beta_probs.shape[0]), dtype=np.bool_)
         self.n_fft = scipy.fft.next_fast_len(2 * m.frame_length - 1, real=True)
 
-    def analyse(self, frames: np.ndarray, round_f32: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """frames (T, frame_length) float64 -> (obs_v (T, n) log, obs_u (T,) log, voiced_prob)."""
         m = self.m
         n_frames = frames.shape[0]
@@ -191,7 +190,7 @@ class _Analyser:
             n_cand[t], vp[t] = _yin.frame_candidates(
                 self.yin, m.thresholds, m.beta_probs, m.beta_head_sums, m.boltz,
                 m.no_trough_prob, m.min_period, m.sr, m.fmin, m.n_pitch_bins,
-                m.bins_per_octave, round_f32, self.trough_idx, self.trough_prob, self.below,
+                m.bins_per_octave, self.trough_idx, self.trough_prob, self.below,
                 cand_bin[t], cand_prob[t])
         obs_v = np.full((n_frames, m.n_pitch_bins), m.log_tiny)
         rows = np.repeat(np.arange(n_frames), n_cand)
@@ -258,7 +257,6 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: float = 22050,
 
 def pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
                  pad_mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    round_f32 = y.dtype == np.float32
     if center:
         y = np.pad(y, (m.frame_length // 2, m.frame_length // 2), mode=pad_mode)
     if y.shape[0] < m.frame_length:
@@ -266,7 +264,7 @@ def pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
                          f"({m.frame_length}); use center=True or a shorter frame")
     y64 = np.ascontiguousarray(y, dtype=np.float64)
     frames = _frame_view(y64, m.frame_length, m.hop_length)
-    obs_v, obs_u, vp = _Analyser(m).analyse(frames, round_f32)
+    obs_v, obs_u, vp = _Analyser(m).analyse(frames)
     states = _viterbi.viterbi_offline(obs_v, obs_u, m.log_init, m.stay, m.switch, m.half,
                                       m.log_tiny)
     voiced = states < m.n_pitch_bins
@@ -369,7 +367,6 @@ class PitchTracker:
             raise ValueError(f"audio must be floating point, got {block.dtype}")
         if not np.isfinite(block).all():
             raise ValueError("audio contains NaN or infinite samples")
-        self._round_f32 = block.dtype == np.float32
         self._buf = np.concatenate([self._buf, block.astype(np.float64, copy=False)])
         return self._advance(final=False)
 
@@ -393,7 +390,7 @@ class PitchTracker:
         decided_conf: list[float] = []
         if n_new:
             frames = _frame_view(self._buf, m.frame_length, m.hop_length)
-            obs_v, obs_u, vp = self._analyser.analyse(frames, getattr(self, "_round_f32", False))
+            obs_v, obs_u, vp = self._analyser.analyse(frames)
             self._buf = self._buf[n_new * m.hop_length:].copy()
             for i in range(n_new):
                 t = self._n_done
