@@ -6,11 +6,13 @@ the object unchanged.
 """
 from .checks import NotFittedError
 from .dataset import DataSet, LabelSet, UnknownIdError
+from .mlp import MLPClassifier, MLPRegressor, TrainingDivergedError
 from .jsonio import JSONFileError, MissingJSONFileError, load_json, save_json
 from .scalers import Normalize, RobustScale, Standardize
 
 __all__ = [
     "DataSet", "LabelSet", "UnknownIdError",
     "Normalize", "Standardize", "RobustScale",
+    "MLPClassifier", "MLPRegressor", "TrainingDivergedError",
     "NotFittedError", "JSONFileError", "MissingJSONFileError", "load_json", "save_json",
 ]
