@@ -1,0 +1,67 @@
+"""Timbrel's desktop app (PySide6 + pyqtgraph).
+
+`run(project)` is the entry point `timbrel gui [PROJECT]` and a bare `timbrel` (with a display) call.
+Qt is imported only here and below, so the rest of Timbrel works without it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def run(project: str | None = None) -> int:
+    """Open the main window on `project` (a folder), the last project, or the demo; returns the exit code."""
+    from PySide6.QtWidgets import QApplication
+
+    import pyqtgraph as pg
+
+    from app.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Timbrel")
+    app.setOrganizationName("Timbrel")
+    pg.setConfigOptions(antialias=True)
+    initial = _initial_project(project)
+    win = MainWindow(initial)
+    win.show()
+    if initial.folder is None:  # first start: build and open the example
+        win.open_demo()
+    return int(app.exec())
+
+
+def _initial_project(project: str | None):
+    from app.project import Project, ProjectError, load_recent
+
+    if project:
+        try:
+            return Project.open(project)
+        except ProjectError as e:
+            print(f"timbrel: {e}", file=sys.stderr)
+            raise SystemExit(1)
+    for recent in load_recent():
+        try:
+            return Project.open(recent)
+        except ProjectError:
+            continue
+    from app.gui.demo_project import demo_folder, demo_ready
+
+    if demo_ready():
+        try:
+            return Project.open(demo_folder(), read_only=True)
+        except ProjectError:
+            pass
+    # First start: an empty read-only placeholder while the example is prepared (an edit meanwhile
+    # goes into a new project, like any edit of a read-only project).
+    placeholder = Project(None, read_only=True)
+    placeholder.title = "Preparing the example"
+    return placeholder
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.gui [PROJECT]`; also what older `timbrel gui` code calls."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return run(args[0] if args else None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The desktop app in a real Qt event loop (pytest-qt, offscreen): real drops of real files, real
+analysis and training threads, a real trained model fed through dsp.live's FileInput."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QElapsedTimer, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.gui.main_window import MainWindow
+from app.project import Project
+
+N_PER_CLASS = 6  # enough for a held-out clip per class, few enough to analyse quickly
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIMBREL_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QSettings(str(tmp_path / "qt.ini"), QSettings.IniFormat)
+    s.setValue("dialogs", False)  # errors still go to the status bar; no modal box blocks the test
+    return s
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, settings):
+    w = MainWindow(Project.create(tmp_path / "proj"), settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.live.stop()
+    w.stop_training(wait=True)
+    w.wait_idle()
+
+
+class StallMeter:
+    """Longest gap between 2 ms timer ticks: how long the GUI thread was unable to run the loop."""
+
+    def __init__(self):
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0
+        self.longest_ms = 0
+
+    def _tick(self):
+        now = self.clock.elapsed()
+        self.longest_ms = max(self.longest_ms, now - self.last)
+        self.last = now
+
+    def __enter__(self):
+        self.clock.start()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.stop()
+
+
+def notes(assets_dir: Path, label: str, n: int = N_PER_CLASS, part: str = "train") -> list[Path]:
+    files = sorted((assets_dir / part / label).glob("*.flac"))
+    return files[:: max(1, len(files) // n)][:n]
+
+
+def drop(qtbot, widget, paths: list[Path], pos: QPoint) -> None:
+    """Real drag-enter, drag-move and drop events with file URLs, as a file manager sends them."""
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    for cls in (QDragEnterEvent, QDragMoveEvent, QDropEvent):
+        ev = cls(QPointF(pos), Qt.CopyAction, md, Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(widget, ev)
+        assert ev.isAccepted(), f"{cls.__name__} was refused"
+
+
+def drop_on_class(qtbot, w: MainWindow, name: str, paths: list[Path]) -> None:
+    tree = w.classes.tree
+    item = w.classes.class_item(name)
+    drop(qtbot, tree.viewport(), paths, tree.visualItemRect(item).center())
+    qtbot.waitUntil(lambda: not w.analysis_running(), timeout=120_000)
+
+
+def test_drop_files_onto_class_analyses_and_plots(qtbot, window, assets_dir):
+    w = window
+    assert w.add_class("oboe") and w.add_class("trombone")
+    files = notes(assets_dir, "oboe", 3)
+    with StallMeter() as stall:
+        drop_on_class(qtbot, w, "oboe", files)
+    p = w.project
+    assert len(p.clips_of("oboe")) == 3 and not p.clips_of("trombone")
+    assert all(c.frames > 0 and c.duration > 0.5 for c in p.clips.values())
+    assert all((p.folder / c.file).read_bytes() == f.read_bytes()
+               for c, f in zip(p.clips.values(), files))  # copied into the project
+    assert w.data_view.point_count() == p.n_points() > 0
+    assert w.data_view.x_combo.currentText() == "pitch" and w.data_view.y_combo.currentText() == "confidence"
+    item = w.classes.class_item("oboe")
+    assert item.childCount() == 3
+    print(f"\nlongest event-loop stall while analysing 3 files: {stall.longest_ms} ms")
+    # Drag a clip onto the other class (relabel), then undo.
+    cid = next(iter(p.clips))
+    w.move_clips([cid], "trombone")
+    assert p.clips[cid].label == "trombone" and w.classes.class_item("trombone").childCount() == 1
+    w.undo.undo()
+    assert p.clips[cid].label == "oboe"
+    # Delete is undoable, and the audio comes back too.
+    path = p.clip_path(cid)
+    w.delete_clips([cid])
+    assert cid not in p.clips and not path.exists()
+    w.undo.undo()
+    assert cid in p.clips and path.exists()
+
+
+def test_drop_folder_on_window_uses_folder_name_and_lists_bad_files(qtbot, window, assets_dir, tmp_path):
+    w = window
+    w.add_class("oboe")
+    drop_on_class(qtbot, w, "oboe", notes(assets_dir, "oboe", 2))
+    before = w.project.snapshot()
+    folder = tmp_path / "drop" / "trombone"
+    folder.mkdir(parents=True)
+    shutil.copy(notes(assets_dir, "trombone", 1)[0], folder / "good.flac")
+    (folder / "text.wav").write_text("this is not audio\n")
+    (folder / "empty.flac").write_bytes(b"")
+    good = sf.read(str(folder / "good.flac"))[0]
+    (folder / "cut.flac").write_bytes((folder / "good.flac").read_bytes()[:300])  # truncated
+    view = w.data_view.plot.viewport()  # dropped over the scatter: it reaches the window
+    drop(qtbot, view, [folder], QPoint(view.width() // 2, view.height() // 2))
+    qtbot.waitUntil(lambda: not w.analysis_running(), timeout=120_000)
+    p = w.project
+    assert [c.source for c in p.clips_of("trombone")] == ["good.flac"]  # the folder's name is the class
+    problems = [w.classes.problems.item(i).text() for i in range(w.classes.problems.count())]
+    assert len(problems) == 3 and w.classes.problems.isVisible()
+    assert {t.split(":")[0] for t in problems} == {"text.wav", "empty.flac", "cut.flac"}
+    assert all(len(t.split(":", 1)[1].strip()) > 5 for t in problems)  # a reason in words
+    assert "could not be used" in w.statusBar().currentMessage()
+    # Nothing that was there before is lost.
+    for cid in before["meta"]["clips"]:
+        assert cid["id"] in p.clips
+    ids, matrix, _ = p.points()
+    old = dict(zip(before["ids"], before["matrix"]))
+    assert all(np.array_equal(old[i], m) for i, m in zip(ids, matrix) if i in old)
+    assert len(good) > 0
+
+
+@pytest.fixture
+def trained_setup(qtbot, window, assets_dir):
+    w = window
+    w.add_class("trombone")
+    w.add_class("oboe")
+    drop_on_class(qtbot, w, "trombone", notes(assets_dir, "trombone"))
+    drop_on_class(qtbot, w, "oboe", notes(assets_dir, "oboe"))
+    return w
+
+
+def test_train_loss_falls_learn_rate_keeps_network_hidden_resets(qtbot, trained_setup, monkeypatch):
+    w = trained_setup
+    tp = w.training_panel
+    tp.apply_preset("Seed article (3 sigmoid)")
+    tp.auto_stop.setChecked(False)
+    tp.batch_size.setValue(8)  # quicker epochs; the seed's batch 1 is tested by the model's own tests
+    with StallMeter() as stall:
+        assert w.start_training()
+        qtbot.waitUntil(lambda: len(w._errors) >= 3, timeout=120_000)
+        model = w.trainer.model
+        epochs_before = model.epochs
+        tp.learn_rate.setValue(0.05)  # mid-training: applies at the next fit, network kept
+        n = len(w._errors)
+        qtbot.waitUntil(lambda: len(w._errors) >= n + 2, timeout=120_000)
+    assert w.trainer.model is model and model.learn_rate == pytest.approx(0.05)
+    assert model.epochs > epochs_before  # continued, not reset
+    w.stop_training()
+    qtbot.waitUntil(lambda: not w.training_running() and w.bundle is not None, timeout=60_000)
+    x, train, val = tp.loss_points()
+    assert len(x) >= 5 and all(b > a for a, b in zip(x, x[1:]))  # one point per epoch, in order
+    assert w._errors[-1] < w._errors[0]  # the error fell
+    print(f"\nlongest event-loop stall while training: {stall.longest_ms} ms over {len(x)} epochs")
+    # The held-out clips got a confusion matrix.
+    assert w.evaluation is not None and w.evaluation.confusion.sum() >= 2
+    assert tp.matrix.rowCount() == 2
+
+    # Hidden layers change: the user is asked; "No" keeps the network, "Yes" resets it.
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    tp.hidden.setText("5")
+    tp.hidden.editingFinished.emit()
+    assert w.trainer.model is model and tp.hidden.text() == "3"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    tp.hidden.setText("5")
+    tp.hidden.editingFinished.emit()
+    assert w.trainer is None and tp.loss_points()[0] == []
+    assert w.start_training()
+    qtbot.waitUntil(lambda: len(w._errors) >= 1, timeout=120_000)
+    assert w.trainer.model is not model and w.trainer.model.hidden_layers == [5]
+    w.stop_training()
+    qtbot.waitUntil(lambda: not w.training_running(), timeout=60_000)
+
+
+def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_dir, tmp_path, settings):
+    w = trained_setup
+    tp = w.training_panel
+    tp.apply_preset("KNN (3 neighbours)")
+    w.training_panel.set_network({})  # no network yet
+    assert w.start_training()
+    qtbot.waitUntil(lambda: not w.training_running() and w.bundle is not None, timeout=60_000)
+    # A trombone note then an oboe note, fed through the same ring/worker path as the microphone.
+    sr = w.bundle.spec.sr
+    from dsp.audio import load
+
+    tb = load(notes(assets_dir, "trombone", 1, "test")[0], sr)
+    ob = load(notes(assets_dir, "oboe", 1, "test")[0], sr)
+    seq = np.concatenate([tb, np.zeros(sr // 2, np.float32), ob]).astype(np.float32)
+    wav = tmp_path / "seq.wav"
+    sf.write(str(wav), seq, sr)
+    shown: list[tuple[float, str | None, dict]] = []
+    orig = w.live.show_decision
+    w.live.show_decision = lambda d: (shown.append((d.time, d.label, dict(d.probabilities))), orig(d))[1]
+    assert w.live.start_file(wav, realtime=True)
+    qtbot.waitUntil(lambda: not w.live.is_running(), timeout=60_000)
+    labels = [lab for _, lab, _ in shown if lab is not None]
+    first = [lab for t, lab, _ in shown if lab is not None and t < len(tb) / sr]
+    second = [lab for t, lab, _ in shown if lab is not None and t > (len(tb) + sr // 2) / sr]
+    assert first and second
+    assert max(set(first), key=first.count) == "trombone"
+    assert max(set(second), key=second.count) == "oboe"
+    assert set(w.live.bars) == {"trombone", "oboe"}
+    rate = len(shown) / (len(seq) / sr)
+    print(f"\nlive panel updates: {rate:.1f} per second of audio ({len(shown)} updates)")
+    assert len(labels) > 10
+
+    # Save, reopen: the same project, and the model comes back.
+    assert w.save()
+    folder = w.project.folder
+    w2 = MainWindow(Project.open(folder), settings=settings)
+    qtbot.addWidget(w2)
+    a, b = w.project, w2.project
+    assert a.to_meta() == b.to_meta()
+    ids_a, m_a, l_a = a.points()
+    ids_b, m_b, l_b = b.points()
+    assert ids_a == ids_b and l_a == l_b and np.array_equal(m_a, m_b)
+    assert w2.bundle is not None and w2.bundle.labels == w.bundle.labels
+    w2.close()
+
+
+def test_no_input_device_message(qtbot, tmp_path, settings, monkeypatch):
+    from app.gui import live_backend
+    from dsp.live import NoInputDeviceError
+
+    def none():
+        raise NoInputDeviceError("no input device: PortAudio sees no device that can record")
+
+    monkeypatch.setattr(live_backend, "input_devices", none)
+    w = MainWindow(Project.create(tmp_path / "p"), settings=settings)
+    qtbot.addWidget(w)
+    assert "No input device" in w.live.message.text()
+    assert not w.live.listen_btn.isEnabled()
+    assert w.add_class("oboe")  # the rest of the app works
+    w.close()
