@@ -40,7 +40,7 @@ def load_sounddevice() -> ModuleType:
     """Import sounddevice, turning 'PortAudio library not found' into NoInputDeviceError."""
     try:
         import sounddevice
-    except OSError as e:  # raised by sounddevice when libportaudio2 is not installed
+    except (OSError, ImportError) as e:  # OSError: sounddevice finds no libportaudio2
         raise NoInputDeviceError(f"no input device: the PortAudio library is not available ({e})") from e
     return sounddevice
 

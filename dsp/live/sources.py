@@ -82,6 +82,7 @@ class LiveInput(_Source):
         self.input_overflows = 0
         self._abort_after: int | None = None  # test hook: raise CallbackAbort after this many blocks
         self._stream = None
+        self._closer: threading.Thread | None = None
         self._closing = False
 
     def _choose_rate(self, wanted: float) -> float:
@@ -148,18 +149,39 @@ class LiveInput(_Source):
         """Seconds of audio per callback (the requested blocksize; PortAudio's choice when 0)."""
         return (self.blocksize or 256) / self.samplerate
 
-    def close(self) -> None:
-        """Stop and close the stream (idempotent, safe from any thread but the callback)."""
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop and close the stream (idempotent, from any thread but the callback's); True once closed.
+
+        A sound server that has frozen can block PortAudio's close indefinitely, so the close runs on
+        its own thread: after ``timeout`` s we give up waiting (the stream closes if the server ever
+        answers), report it as a device error, and return False instead of hanging the caller.
+        """
         self._closing = True
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception:  # a dead device can fail to close; it is gone either way
-                pass
+            self._closer = threading.Thread(target=_close_stream, args=(stream,), name="timbrel-close-stream",
+                                            daemon=True)
+            self._closer.start()
+        if self._closer is not None and self._closer is not threading.current_thread():
+            self._closer.join(timeout)
         _open_sources.discard(self)
+        if not self.closed:
+            self._finish("device error", f"the input device {self.device.name!r} is not responding; "
+                                         f"its stream did not close within {timeout:g} s")
         self._finish("stopped")
+        return self.closed
+
+    @property
+    def closed(self) -> bool:
+        return self._stream is None and (self._closer is None or not self._closer.is_alive())
+
+
+def _close_stream(stream) -> None:
+    try:
+        stream.abort(ignore_errors=True)
+        stream.close(ignore_errors=True)
+    except Exception:  # a dead device can fail to close; it is gone either way
+        pass
 
 
 class FileInput(_Source):

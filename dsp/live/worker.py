@@ -190,8 +190,12 @@ class LiveWorker:
                     self._analyse(block)
                     continue
                 if source.ended.is_set() and ring.available() == 0:
-                    if resampler is not None:
-                        self._analyse(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+                    if source.error is None:  # a normal end (end of file): flush like a file's end
+                        if resampler is not None:
+                            self._analyse(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+                        frames = self._extractor.finish()
+                        if len(frames):
+                            self._decide(frames)
                     end = StreamEnded(source.reason or "ended", source.error)
                     break
                 if time.monotonic() - last_audio > self.stall_timeout_s:
@@ -202,7 +206,11 @@ class LiveWorker:
         except Exception as e:  # a model or analysis failure ends the stream with the reason, not a crash
             end = StreamEnded("analysis error", f"live analysis failed: {type(e).__name__}: {e}")
         finally:
+            if end.error is None and self._stop.is_set():
+                end = StreamEnded("stopped")
             source.close()
+            if end.error is None and source.error is not None:  # closing revealed a failure
+                end = StreamEnded(source.reason, source.error)
             self.stats.overflows = source.overflows
             with self._sub_lock:
                 self.ended = end
