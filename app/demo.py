@@ -23,10 +23,9 @@ DEMO_SEED = 0
 
 
 def demo_settings(**overrides) -> "TrainSettings":
+    """TrainSettings' defaults (the same as `timbrel train`) with the demo's fixed seed."""
     from app.training import TrainSettings
-    base = dict(algorithm="mlp", hidden=(8, 8), activation="relu", max_iter=50, fits=10,
-                learn_rate=0.01, momentum=0.5, batch_size=50, validation=0.2, seed=DEMO_SEED)
-    return TrainSettings(**{**base, **overrides})
+    return TrainSettings(**{"seed": DEMO_SEED, **overrides})
 
 
 StageProgress = Callable[[str, int, int, Path], None]   # (stage "train"|"test", done, total, path)

@@ -8,10 +8,14 @@ from pathlib import Path
 
 from ._common import CliError, add_feature_options, class_counts, progress_bar, report_failures, spec_from_args
 
-# argparse defaults; TrainSettings holds the same values for library users.
-DEFAULTS = dict(algorithm="mlp", hidden=[8, 8], activation="relu", max_iter=50, fits=10,
-                learn_rate=0.01, momentum=0.5, batch_size=50, validation=0.2, neighbours=3,
-                scaler="standardize")
+
+
+def _defaults() -> dict:
+    """argparse defaults = TrainSettings' defaults (one source of truth for CLI and GUI)."""
+    from app.training import TrainSettings
+    d = TrainSettings().to_dict()
+    d["neighbours"] = d.pop("num_neighbours")
+    return d
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_training_options(p: argparse.ArgumentParser, **overrides) -> None:
-    d = {**DEFAULTS, **overrides}
+    d = {**_defaults(), **overrides}
     g = p.add_argument_group("training")
     g.add_argument("--algorithm", choices=("mlp", "knn"), default=d["algorithm"],
                    help=f"multi-layer perceptron or k-nearest neighbours (default {d['algorithm']})")
