@@ -1,13 +1,18 @@
-"""Banded Viterbi kernels for the pYIN pitch HMM. Private to dsp.pitch.
+"""Banded, sparse Viterbi kernels for the pYIN pitch HMM. Private to dsp.pitch.
 
 States 0..n-1 are voiced pitch bins, n..2n-1 their unvoiced twins (librosa's layout). The
 transition matrix is librosa's `kron(transition_loop(2, 1-switch), transition_local(n, width))`
-in the log domain, so only sources within `half` bins of a destination have a real
-probability; every other transition is log(tiny) ~ -708.4, which librosa keeps (not -inf).
-We take those out-of-band moves into account exactly through the previous frame's global
-maximum, which is the only out-of-band source that could ever win.
+in the log domain: only sources within `half` bins of a destination have a real probability,
+every other move costs log(tiny) ~ -708.4 (librosa keeps it, not -inf). The best out-of-band
+source is always the previous frame's global maximum, so out-of-band moves cost O(1).
 
-Tie-breaking copies np.argmax over the source index: the lowest index wins.
+Sparsity: a voiced bin without a YIN candidate has observation log(tiny), its unvoiced twin
+log((1 - voiced_prob) / n). Unless voiced_prob == 1 exactly, the twin is better by hundreds
+while their transitions differ by at most log((1-switch)/switch), so the voiced state can never
+be on the best path nor win a max: it is stored as -inf and only candidate bins are computed.
+Frames with voiced_prob == 1 (clean tones: librosa's rounding knife-edge) are computed densely.
+
+Tie-breaking copies np.argmax over the source index: the lowest source index wins.
 """
 from __future__ import annotations
 
@@ -24,76 +29,180 @@ def global_argmax(v: np.ndarray) -> int:
     return best
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _band_pass(src: np.ndarray, coef_t: np.ndarray, half: int, best: np.ndarray,
+               arg: np.ndarray, arg_offset: int) -> None:
+    """best[j] = max(best[j], max_k src[k] + coef_t[k - j + half, j]) over |k - j| <= half,
+    sources in ascending order (strict >), so ties keep the lowest source."""
+    n = best.shape[0]
+    for e in range(2 * half + 1):
+        d = e - half
+        j0 = max(0, -d)
+        j1 = min(n, n - d)
+        # contiguous slices and a branch-free select let LLVM vectorise this (5x faster)
+        s = src[j0 + d: j1 + d]
+        r = coef_t[e, j0:j1]
+        b = best[j0:j1]
+        a = arg[j0:j1]
+        k0 = j0 + d + arg_offset
+        for i in range(j1 - j0):
+            c = s[i] + r[i]
+            bi = b[i]
+            better = c > bi
+            b[i] = c if better else bi
+            a[i] = (k0 + i) if better else a[i]
+
+
 @njit(cache=True, nogil=True)
-def _best_in_band(v_prev: np.ndarray, j: int, n: int, half: int, coef_v: np.ndarray,
-                  coef_u: np.ndarray) -> tuple[float, int]:
-    """Best predecessor of destination bin j among the voiced (coef_v) then unvoiced (coef_u)
-    sources within the band; returns (value, source state)."""
-    lo = max(0, j - half)
-    hi = min(n - 1, j + half)
+def _sparse_pass(src: np.ndarray, bins: np.ndarray, n_bins: int, coef_t: np.ndarray, half: int,
+                 best: np.ndarray, arg: np.ndarray) -> None:
+    """_band_pass from the few voiced sources `bins` (ascending) only."""
+    n = best.shape[0]
+    for c in range(n_bins):
+        k = bins[c]
+        sv = src[k]
+        for j in range(max(0, k - half), min(n, k + half + 1)):
+            v = sv + coef_t[k - j + half, j]
+            if v > best[j]:
+                best[j] = v
+                arg[j] = k
+
+
+@njit(cache=True, nogil=True)
+def _out_of_band(g: int, g_val: float, n: int, half: int, best: np.ndarray,
+                 arg: np.ndarray) -> None:
+    """Out-of-band move from the global maximum g (value already includes log(tiny))."""
+    g_bin = g % n
+    for j in range(n):
+        if abs(g_bin - j) > half:
+            if g_val > best[j] or (g_val == best[j] and g < arg[j]):
+                best[j] = g_val
+                arg[j] = g
+
+
+@njit(cache=True, nogil=True)
+def _point_best(v_prev: np.ndarray, j: int, n: int, half: int, prev_dense: bool,
+                prev_bins: np.ndarray, prev_nb: int, stay_t: np.ndarray, switch_t: np.ndarray,
+                g: int, g_val: float) -> tuple[float, int]:
+    """Best predecessor of voiced bin j (voiced sources stay, unvoiced sources switch)."""
     best = -np.inf
     arg = -1
+    lo = max(0, j - half)
+    hi = min(n - 1, j + half)
+    if prev_dense:
+        for k in range(lo, hi + 1):
+            c = v_prev[k] + stay_t[k - j + half, j]
+            if c > best:
+                best = c
+                arg = k
+    else:
+        for c_i in range(prev_nb):
+            k = prev_bins[c_i]
+            if lo <= k <= hi:
+                c = v_prev[k] + stay_t[k - j + half, j]
+                if c > best:
+                    best = c
+                    arg = k
     for k in range(lo, hi + 1):
-        c = v_prev[k] + coef_v[k - j + half]
-        if c > best:
-            best = c
-            arg = k
-    for k in range(lo, hi + 1):
-        c = v_prev[n + k] + coef_u[k - j + half]
+        c = v_prev[n + k] + switch_t[k - j + half, j]
         if c > best:
             best = c
             arg = n + k
+    if abs(g % n - j) > half and (g_val > best or (g_val == best and g < arg)):
+        best = g_val
+        arg = g
     return best, arg
 
 
 @njit(cache=True, nogil=True)
-def viterbi_step(v_prev: np.ndarray, obs_v: np.ndarray, obs_u: float, stay: np.ndarray,
-                 switch: np.ndarray, half: int, log_tiny: float, v_out: np.ndarray,
-                 ptr_out: np.ndarray) -> None:
+def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, prev_nb: int,
+                 bins: np.ndarray, logp: np.ndarray, nb: int, obs_u: float, dense: bool,
+                 stay_t: np.ndarray, switch_t: np.ndarray, half: int, log_tiny: float,
+                 v_out: np.ndarray, ptr_out: np.ndarray, best: np.ndarray,
+                 arg: np.ndarray) -> None:
     """One forward step: v_out[s] = obs[s] + max_k (v_prev[k] + log_trans[k, s]).
 
-    stay[j, e] / switch[j, e]: log transition into bin j from bin j - half + e within / across
-    voicing. obs_v[j]: log observation of voiced bin j; obs_u: that of every unvoiced bin.
+    prev_dense / dense: whether all voiced states of the previous / this frame are live
+    (voiced_prob == 1); otherwise only prev_bins[:prev_nb] / bins[:nb] are. logp: log
+    observation of each candidate bin; obs_u: that of every unvoiced bin. stay_t[e, j] /
+    switch_t[e, j]: log transition into bin j from bin j - half + e within / across voicing.
+    best, arg: scratch of length n.
     """
-    n = obs_v.shape[0]
+    n = best.shape[0]
     g = global_argmax(v_prev)
-    g_bin = g % n
     g_val = v_prev[g] + log_tiny
+    v_prev_u = v_prev[n:]
+    # unvoiced destinations: voiced sources switch, unvoiced sources stay
+    best[:] = -np.inf
+    arg[:] = -1
+    if prev_dense:
+        _band_pass(v_prev, switch_t, half, best, arg, 0)
+    else:
+        _sparse_pass(v_prev, prev_bins, prev_nb, switch_t, half, best, arg)
+    _band_pass(v_prev_u, stay_t, half, best, arg, n)
+    _out_of_band(g, g_val, n, half, best, arg)
     for j in range(n):
-        out_of_band = abs(g_bin - j) > half
-        # voiced destination: voiced sources stay, unvoiced sources switch
-        best, arg = _best_in_band(v_prev, j, n, half, stay[j], switch[j])
-        if out_of_band and (g_val > best or (g_val == best and g < arg)):
-            best = g_val
-            arg = g
-        v_out[j] = obs_v[j] + best
-        ptr_out[j] = arg
-        # unvoiced destination: voiced sources switch, unvoiced sources stay
-        best, arg = _best_in_band(v_prev, j, n, half, switch[j], stay[j])
-        if out_of_band and (g_val > best or (g_val == best and g < arg)):
-            best = g_val
-            arg = g
-        v_out[n + j] = obs_u + best
-        ptr_out[n + j] = arg
+        v_out[n + j] = obs_u + best[j]
+        ptr_out[n + j] = arg[j]
+    # voiced destinations: voiced sources stay, unvoiced sources switch
+    if dense:
+        best[:] = -np.inf
+        arg[:] = -1
+        if prev_dense:
+            _band_pass(v_prev, stay_t, half, best, arg, 0)
+        else:
+            _sparse_pass(v_prev, prev_bins, prev_nb, stay_t, half, best, arg)
+        _band_pass(v_prev_u, switch_t, half, best, arg, n)
+        _out_of_band(g, g_val, n, half, best, arg)
+        for j in range(n):
+            v_out[j] = log_tiny + best[j]
+            ptr_out[j] = arg[j]
+        for c in range(nb):
+            j = bins[c]
+            v_out[j] = logp[c] + best[j]
+    else:
+        for j in range(n):
+            v_out[j] = -np.inf
+            ptr_out[j] = 0
+        for c in range(nb):
+            j = bins[c]
+            b, a = _point_best(v_prev, j, n, half, prev_dense, prev_bins, prev_nb, stay_t,
+                               switch_t, g, g_val)
+            v_out[j] = logp[c] + b
+            ptr_out[j] = a
 
 
 @njit(cache=True, nogil=True)
-def viterbi_offline(obs_v: np.ndarray, obs_u: np.ndarray, log_init: float, stay: np.ndarray,
-                    switch: np.ndarray, half: int, log_tiny: float) -> np.ndarray:
-    """Whole-sequence decoding. obs_v (T, n) voiced log-observations, obs_u (T,) unvoiced.
-    Returns the state sequence (T,) as librosa.sequence.viterbi does."""
-    n_steps, n = obs_v.shape
+def viterbi_init(bins: np.ndarray, logp: np.ndarray, nb: int, obs_u: float, dense: bool,
+                 log_init: float, log_tiny: float, v_out: np.ndarray) -> None:
+    """First frame: v = log_obs + log(p_init)."""
+    n = v_out.shape[0] // 2
+    for j in range(n):
+        v_out[j] = (log_tiny + log_init) if dense else -np.inf
+        v_out[n + j] = obs_u + log_init
+    for c in range(nb):
+        v_out[bins[c]] = logp[c] + log_init
+
+
+@njit(cache=True, nogil=True)
+def viterbi_offline(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.ndarray,
+                    obs_u: np.ndarray, dense: np.ndarray, log_init: float, stay_t: np.ndarray,
+                    switch_t: np.ndarray, half: int, log_tiny: float, n: int) -> np.ndarray:
+    """Whole-sequence decoding; returns the state sequence like librosa.sequence.viterbi."""
+    n_steps = n_cand.shape[0]
     states = np.zeros(n_steps, dtype=np.int64)
     if n_steps == 0:
         return states
     ptr = np.zeros((n_steps, 2 * n), dtype=np.uint16)
     v = np.empty(2 * n)
     v_next = np.empty(2 * n)
-    for j in range(n):
-        v[j] = obs_v[0, j] + log_init
-        v[n + j] = obs_u[0] + log_init
+    best = np.empty(n)
+    arg = np.empty(n, dtype=np.int64)
+    viterbi_init(cand_bin[0], cand_logp[0], n_cand[0], obs_u[0], dense[0], log_init, log_tiny, v)
     for t in range(1, n_steps):
-        viterbi_step(v, obs_v[t], obs_u[t], stay, switch, half, log_tiny, v_next, ptr[t])
+        viterbi_step(v, dense[t - 1], cand_bin[t - 1], n_cand[t - 1], cand_bin[t],
+                     cand_logp[t], n_cand[t], obs_u[t], dense[t], stay_t, switch_t, half,
+                     log_tiny, v_next, ptr[t], best, arg)
         v, v_next = v_next, v
     states[n_steps - 1] = global_argmax(v)
     for t in range(n_steps - 2, -1, -1):

@@ -53,15 +53,14 @@ def parabolic_shift(x: np.ndarray, i: int) -> float:
 def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.ndarray,
                      beta_head_sums: np.ndarray, boltz: np.ndarray, no_trough_prob: float,
                      min_period: int, sr: float, fmin: float, n_pitch_bins: int,
-                     bins_per_octave: int,
-                     trough_idx: np.ndarray, trough_prob: np.ndarray, below: np.ndarray,
-                     cand_bin: np.ndarray, cand_prob: np.ndarray) -> tuple[int, float]:
+                     bins_per_octave: int, trough_idx: np.ndarray, trough_prob: np.ndarray,
+                     first_thr: np.ndarray, cand_bin: np.ndarray, cand_prob: np.ndarray
+                     ) -> tuple[int, float]:
     """pYIN candidates of one frame (librosa's `__pyin_helper` for a single column).
 
     Writes the distinct pitch bins with a non-zero probability into cand_bin/cand_prob in
-    ascending bin order and returns (count, voiced_prob). Scratch arrays: trough_idx,
-    trough_prob (len(yin)), below (len(yin), n_thresholds) bool.
-
+    ascending bin order and returns (count, voiced_prob). Scratch arrays of len(yin):
+    trough_idx, trough_prob, first_thr.
     boltz[n, k] = Boltzmann pmf of the k-th of n troughs; beta_head_sums[m] = sum(beta_probs[:m]).
     """
     n = yin.shape[0]
@@ -80,26 +79,33 @@ def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.nda
             nt += 1
     if nt == 0:
         return 0, 0.0
-    # 2. per threshold, which troughs are below, their rank among those below, and the prior
+    # 2. trough t is below threshold i (thresholds[i + 1]) for every i >= first_thr[t]
+    g = 0
     for t in range(nt):
         h = yin[trough_idx[t]]
-        for i in range(n_thr):
-            below[t, i] = h < thresholds[i + 1]
+        f = n_thr
+        while f > 0 and h < thresholds[f]:
+            f -= 1
+        first_thr[t] = f
         trough_prob[t] = 0.0
-    # probs[t] = sum_i prior[t, i] * beta_probs[i]
-    for t in range(nt):
-        trough_prob[t] = _dot_row(below, t, nt, beta_probs, boltz)
-    # 3. global minimum gets the no-trough mass for thresholds it is not below
-    g = 0
-    for t in range(1, nt):
-        if yin[trough_idx[t]] < yin[trough_idx[g]]:
+        if h < yin[trough_idx[g]]:
             g = t
-    hg = yin[trough_idx[g]]
-    n_not_below = 0
+    # prior of trough t at threshold i: Boltzmann pmf of its rank among the troughs below i;
+    # probs[t] = sum_i prior[t, i] * beta_probs[i], accumulated in threshold order
     for i in range(n_thr):
-        if not (hg < thresholds[i + 1]):
-            n_not_below += 1
-    trough_prob[g] += no_trough_prob * beta_head_sums[n_not_below]
+        count = 0
+        for t in range(nt):
+            if first_thr[t] <= i:
+                count += 1
+        if count == 0:
+            continue
+        rank = 0
+        for t in range(nt):
+            if first_thr[t] <= i:
+                trough_prob[t] += boltz[count, rank] * beta_probs[i]
+                rank += 1
+    # 3. the global minimum gets the no-trough mass of the thresholds it is not below
+    trough_prob[g] += no_trough_prob * beta_head_sums[first_thr[g]]
     # 4. map troughs to pitch bins; ascending period = descending bin, and when two troughs
     # share a bin librosa keeps the later (longer period) one. Emit in ascending bin order.
     n_c = 0
@@ -124,28 +130,24 @@ def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.nda
     vp = 0.0
     for c in range(n_c):
         vp += cand_prob[c]
-    if vp > 1.0:
-        vp = 1.0
-    elif vp < 0.0:
-        vp = 0.0
-    return n_c, vp
+    return n_c, min(max(vp, 0.0), 1.0)
 
 
 @njit(cache=True, nogil=True)
-def _dot_row(below: np.ndarray, t: int, nt: int, beta_probs: np.ndarray,
-             boltz: np.ndarray) -> float:
-    """sum_i prior[t, i] * beta_probs[i] where prior is the Boltzmann pmf of trough t's rank."""
-    n_thr = beta_probs.shape[0]
-    acc = 0.0
-    for i in range(n_thr):
-        if not below[t, i]:
-            continue
-        rank = 0
-        count = 0
-        for u in range(nt):
-            if below[u, i]:
-                if u < t:
-                    rank += 1
-                count += 1
-        acc += boltz[count, rank] * beta_probs[i]
-    return acc
+def analyse_frames(frames: np.ndarray, acf: np.ndarray, min_period: int, max_period: int,
+                   thresholds: np.ndarray, beta_probs: np.ndarray, beta_head_sums: np.ndarray,
+                   boltz: np.ndarray, no_trough_prob: float, sr: float, fmin: float,
+                   n_pitch_bins: int, bins_per_octave: int, cand_bin: np.ndarray,
+                   cand_prob: np.ndarray, n_cand: np.ndarray, voiced_prob: np.ndarray) -> None:
+    """CMNDF and candidates for every frame (row) of `frames`, given each frame's ACF."""
+    n_lags = max_period - min_period + 1
+    yin = np.empty(n_lags)
+    trough_idx = np.empty(n_lags, dtype=np.int64)
+    trough_prob = np.empty(n_lags)
+    first_thr = np.empty(n_lags, dtype=np.int64)
+    for t in range(frames.shape[0]):
+        cmndf_from_acf(frames[t], acf[t], min_period, max_period, yin)
+        n_cand[t], voiced_prob[t] = frame_candidates(
+            yin, thresholds, beta_probs, beta_head_sums, boltz, no_trough_prob, min_period,
+            sr, fmin, n_pitch_bins, bins_per_octave, trough_idx, trough_prob, first_thr,
+            cand_bin[t], cand_prob[t])

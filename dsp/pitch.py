@@ -56,8 +56,8 @@ class _Model:
     no_trough_prob: float
     freqs: np.ndarray
     half: int
-    stay: np.ndarray  # (n, 2*half+1) log transition within voicing into bin j from j-half+e
-    switch: np.ndarray  # same across voicing
+    stay_t: np.ndarray  # (2*half+1, n) log transition within voicing into bin j from j-half+e
+    switch_t: np.ndarray  # same across voicing
     log_tiny: float
     log_init: float
 
@@ -156,51 +156,86 @@ def _model(sr: float, fmin: float, fmax: float, frame_length: int, hop_length: i
     log_init = float(np.log(p_init + _TINY)[0])
     return _Model(float(sr), float(fmin), frame_length, hop_length, min_period, max_period,
                   n_pitch_bins, 12 * bins_per_semitone, thresholds, beta_probs, beta_head_sums,
-                  boltz, float(no_trough_prob), freqs, half, stay, switch, log_tiny, log_init)
+                  boltz, float(no_trough_prob), freqs, half, np.ascontiguousarray(stay.T),
+                  np.ascontiguousarray(switch.T), log_tiny, log_init)
 
 
 # --------------------------------------------------------------------------- frame analysis
 
 
+@dataclass
+class _Observations:
+    """Per-frame pYIN observations in the compact form the Viterbi kernels take."""
+
+    cand_bin: np.ndarray  # (T, C) candidate pitch bins, ascending, first n_cand[t] valid
+    cand_logp: np.ndarray  # (T, C) their log probabilities
+    n_cand: np.ndarray  # (T,)
+    obs_u: np.ndarray  # (T,) log observation of every unvoiced state
+    dense: np.ndarray  # (T,) voiced_prob == 1: all voiced states must be decoded
+    voiced_prob: np.ndarray  # (T,)
+
+
 class _Analyser:
-    """YIN + candidate probabilities for a batch of frames, with reusable scratch space."""
+    """YIN difference functions and pYIN candidates for runs of frames.
+
+    When the frame is a whole number of hops (the usual case) the autocorrelations come from
+    one short FFT per hop: a frame's ACF over lags 0..max_period is the sum of its hop-blocks'
+    auto-spectra and of the cross-spectra of blocks close enough to share a lag, so each block
+    is transformed once instead of every frame being transformed at 2 x frame_length.
+    """
 
     def __init__(self, m: _Model):
         self.m = m
-        n = m.n_lags
-        self.yin = np.empty(n)
-        self.trough_idx = np.empty(n, dtype=np.int64)
-        self.trough_prob = np.empty(n)
-        self.below = np.empty((n, m.beta_probs.shape[0]), dtype=np.bool_)
-        self.n_fft = scipy.fft.next_fast_len(2 * m.frame_length - 1, real=True)
+        n_frame, hop, max_p = m.frame_length, m.hop_length, m.max_period
+        self.blocks_per_frame = n_frame // hop if n_frame % hop == 0 else 0
+        if self.blocks_per_frame:
+            # pairs of blocks up to `reach` apart contribute lags <= max_period
+            self.reach = min(self.blocks_per_frame - 1, (hop - 1 + max_p) // hop)
+            self.n_fft = scipy.fft.next_fast_len(max(hop + max_p, (self.reach + 1) * hop),
+                                                 real=True)
+            f = np.arange(self.n_fft // 2 + 1)
+            self.phase = [np.exp(-2j * np.pi * f * (j * hop) / self.n_fft)
+                          for j in range(self.reach + 1)]
+            if self.n_fft == 2 * hop and self.reach == 1:  # exactly (-1)^f
+                self.phase[1] = np.where(f % 2 == 0, 1.0, -1.0)
+        else:
+            self.n_fft = scipy.fft.next_fast_len(n_frame + max_p, real=True)
+        self.max_cand = (m.n_lags + 1) // 2 + 1
 
-    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """frames (T, frame_length) float64 -> (obs_v (T, n) log, obs_u (T,) log, voiced_prob)."""
+    def acf(self, y: np.ndarray, n_frames: int) -> np.ndarray:
+        """ACF (n_frames, max_period + 1) of frames y[k*hop : k*hop + frame_length]."""
         m = self.m
-        n_frames = frames.shape[0]
-        spec = np.fft.rfft(frames, n=self.n_fft, axis=1)
-        acf = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=self.n_fft, axis=1)
-        acf = np.ascontiguousarray(acf[:, : m.max_period + 1])
-        cand_bin = np.zeros((n_frames, m.n_lags), dtype=np.int64)
-        cand_prob = np.zeros((n_frames, m.n_lags))
+        hop, lags = m.hop_length, m.max_period + 1
+        if not self.blocks_per_frame:
+            frames = _frame_view(y, m.frame_length, hop)[:n_frames]
+            spec = np.fft.rfft(frames, n=self.n_fft, axis=1)
+            return np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=self.n_fft, axis=1)[:, :lags]
+        nb = self.blocks_per_frame
+        blocks = y[: (n_frames + nb - 1) * hop].reshape(-1, hop)
+        x = np.fft.rfft(blocks, n=self.n_fft, axis=1)
+        win = np.lib.stride_tricks.sliding_window_view
+        total = win(x.real ** 2 + x.imag ** 2, nb, axis=0).sum(axis=-1).astype(np.complex128)
+        for j in range(1, self.reach + 1):
+            cross = np.conj(x[:-j]) * x[j:] * self.phase[j]
+            total += win(cross, nb - j, axis=0)[:n_frames].sum(axis=-1)
+        return np.fft.irfft(total, n=self.n_fft, axis=1)[:, :lags]
+
+    def observe(self, y: np.ndarray, n_frames: int) -> _Observations:
+        """Observations of frames y[k*hop : k*hop + frame_length], k < n_frames (y float64)."""
+        m = self.m
+        acf = np.ascontiguousarray(self.acf(y, n_frames))
+        frames = _frame_view(y, m.frame_length, m.hop_length)[:n_frames]
+        cand_bin = np.zeros((n_frames, self.max_cand), dtype=np.int64)
+        cand_prob = np.zeros((n_frames, self.max_cand))
         n_cand = np.zeros(n_frames, dtype=np.int64)
         vp = np.zeros(n_frames)
-        for t in range(n_frames):
-            _yin.cmndf_from_acf(frames[t], acf[t], m.min_period, m.max_period, self.yin)
-            n_cand[t], vp[t] = _yin.frame_candidates(
-                self.yin, m.thresholds, m.beta_probs, m.beta_head_sums, m.boltz,
-                m.no_trough_prob, m.min_period, m.sr, m.fmin, m.n_pitch_bins,
-                m.bins_per_octave, self.trough_idx, self.trough_prob, self.below,
-                cand_bin[t], cand_prob[t])
-        obs_v = np.full((n_frames, m.n_pitch_bins), m.log_tiny)
-        rows = np.repeat(np.arange(n_frames), n_cand)
-        cols = np.concatenate([cand_bin[t, : n_cand[t]] for t in range(n_frames)]) \
-            if n_frames else np.zeros(0, dtype=np.int64)
-        probs = np.concatenate([cand_prob[t, : n_cand[t]] for t in range(n_frames)]) \
-            if n_frames else np.zeros(0)
-        obs_v[rows, cols] = np.log(probs + _TINY)
+        _yin.analyse_frames(frames, acf, m.min_period, m.max_period, m.thresholds, m.beta_probs,
+                            m.beta_head_sums, m.boltz, m.no_trough_prob, m.sr, m.fmin,
+                            m.n_pitch_bins, m.bins_per_octave, cand_bin, cand_prob, n_cand, vp)
+        # logs through numpy, exactly as librosa takes them
+        cand_logp = np.log(cand_prob + _TINY)
         obs_u = np.log((1 - vp) / m.n_pitch_bins + _TINY)
-        return obs_v, obs_u, vp
+        return _Observations(cand_bin, cand_logp, n_cand, obs_u, vp >= 1.0, vp)
 
 
 def _as_audio(y: np.ndarray) -> np.ndarray:
@@ -249,13 +284,24 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: float = 22050,
                float(boltzmann_parameter), float(resolution), float(max_transition_rate),
                float(switch_prob), float(no_trough_prob))
     if y.ndim > 1:
-        outs = [pyin_channel(ch, m, fill_na, center, pad_mode) for ch in y.reshape(-1, y.shape[-1])]
+        outs = [_pyin_channel(ch, m, fill_na, center, pad_mode) for ch in y.reshape(-1, y.shape[-1])]
         return tuple(np.stack([o[i] for o in outs]).reshape(y.shape[:-1] + (-1,))
                      for i in range(3))  # type: ignore[return-value]
-    return pyin_channel(y, m, fill_na, center, pad_mode)
+    return _pyin_channel(y, m, fill_na, center, pad_mode)
 
 
-def pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
+_CHUNK_FRAMES = 2048
+
+
+def _concat(chunks: list[_Observations]) -> _Observations:
+    if len(chunks) == 1:
+        return chunks[0]
+    return _Observations(*(np.concatenate([getattr(c, f) for c in chunks])
+                           for f in ("cand_bin", "cand_logp", "n_cand", "obs_u", "dense",
+                                     "voiced_prob")))
+
+
+def _pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
                  pad_mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if center:
         y = np.pad(y, (m.frame_length // 2, m.frame_length // 2), mode=pad_mode)
@@ -263,10 +309,17 @@ def pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
         raise ValueError(f"signal of {y.shape[0]} samples is shorter than a frame "
                          f"({m.frame_length}); use center=True or a shorter frame")
     y64 = np.ascontiguousarray(y, dtype=np.float64)
-    frames = _frame_view(y64, m.frame_length, m.hop_length)
-    obs_v, obs_u, vp = _Analyser(m).analyse(frames)
-    states = _viterbi.viterbi_offline(obs_v, obs_u, m.log_init, m.stay, m.switch, m.half,
-                                      m.log_tiny)
+    n_frames = 1 + (y64.shape[0] - m.frame_length) // m.hop_length
+    analyser = _Analyser(m)
+    chunks = []
+    for k0 in range(0, n_frames, _CHUNK_FRAMES):  # bounded scratch memory on long files
+        k1 = min(n_frames, k0 + _CHUNK_FRAMES)
+        chunks.append(analyser.observe(y64[k0 * m.hop_length:], k1 - k0))
+    obs = _concat(chunks)
+    states = _viterbi.viterbi_offline(obs.cand_bin, obs.cand_logp, obs.n_cand, obs.obs_u,
+                                      obs.dense, m.log_init, m.stay_t, m.switch_t, m.half,
+                                      m.log_tiny, m.n_pitch_bins)
+    vp = obs.voiced_prob
     voiced = states < m.n_pitch_bins
     f0 = m.freqs[states % m.n_pitch_bins]
     if fill_na is not None:
@@ -340,11 +393,15 @@ class PitchTracker:
                          float(resolution), float(max_transition_rate), float(switch_prob),
                          float(no_trough_prob))
         self._analyser = _Analyser(self._m)
-        n2 = 2 * self._m.n_pitch_bins
-        self._v = np.empty(n2)
-        self._v_next = np.empty(n2)
-        self._ptr = np.zeros((max(self.lag, 1), n2), dtype=np.uint16)  # ring, row t % lag
+        n = self._m.n_pitch_bins
+        self._v = np.empty(2 * n)
+        self._v_next = np.empty(2 * n)
+        self._best = np.empty(n)
+        self._arg = np.empty(n, dtype=np.int64)
+        self._prev_bins = np.zeros(self._analyser.max_cand, dtype=np.int64)
+        self._ptr = np.zeros((max(self.lag, 1), 2 * n), dtype=np.uint16)  # ring, row t % lag
         self._vp = np.zeros(self.lag + 1)  # ring, row t % (lag + 1)
+        self._buf = np.zeros(4 * self.frame_length)  # grows to the largest block pushed
         self.reset()
 
     @property
@@ -352,14 +409,26 @@ class PitchTracker:
         """Seconds from a frame's centre to when push() returns it (half a frame + lag hops)."""
         return (self.frame_length // 2 + self.lag * self.hop_length) / self.sr
 
+    @property
+    def frames_out(self) -> int:
+        """Number of frames returned so far in this stream."""
+        return self._n_out
+
     def reset(self) -> None:
         """Start a new stream."""
-        self._buf = np.zeros(self.frame_length // 2)  # left padding, as center=True
+        self._buf[: self.frame_length // 2] = 0.0  # left padding, as center=True
+        self._len = self.frame_length // 2
         self._n_done = 0  # frames analysed (forward Viterbi done)
         self._n_out = 0  # frames returned
+        self._prev_nb = 0
+        self._prev_dense = False
 
     def push(self, block: np.ndarray) -> PitchFrames:
-        """Add samples; returns the frames decided by this block (possibly none)."""
+        """Add samples (any length, any float dtype); returns the frames decided so far.
+
+        Raises ValueError for non-float, multi-dimensional or non-finite input, leaving the
+        tracker as it was.
+        """
         block = np.asarray(block)
         if block.ndim != 1:
             raise ValueError(f"block must be one-dimensional, got shape {block.shape}")
@@ -367,67 +436,85 @@ class PitchTracker:
             raise ValueError(f"audio must be floating point, got {block.dtype}")
         if not np.isfinite(block).all():
             raise ValueError("audio contains NaN or infinite samples")
-        self._buf = np.concatenate([self._buf, block.astype(np.float64, copy=False)])
+        self._append(block)
         return self._advance(final=False)
 
     def flush(self) -> PitchFrames:
-        """End the stream: pad like center=True, decode the remaining frames; then reset."""
-        self._buf = np.concatenate([self._buf, np.zeros(self.frame_length // 2)])
+        """End the stream: pad like center=True, decode the remaining frames exactly (as
+        offline pyin would), return them, and reset for a new stream."""
+        self._append(np.zeros(self.frame_length // 2))
         out = self._advance(final=True)
         self.reset()
         return out
 
     # -- internals
 
+    def _append(self, block: np.ndarray) -> None:
+        need = self._len + block.shape[0]
+        if need > self._buf.shape[0]:
+            grown = np.zeros(max(need, 2 * self._buf.shape[0]))
+            grown[: self._len] = self._buf[: self._len]
+            self._buf = grown
+        self._buf[self._len: need] = block
+        self._len = need
+
     def _advance(self, final: bool) -> PitchFrames:
         m = self._m
-        n = m.n_pitch_bins
+        hop = m.hop_length
         n_new = 0
-        if self._buf.shape[0] >= m.frame_length:
-            n_new = 1 + (self._buf.shape[0] - m.frame_length) // m.hop_length
-        decided_idx: list[int] = []
-        decided_state: list[int] = []
-        decided_conf: list[float] = []
+        if self._len >= m.frame_length:
+            n_new = 1 + (self._len - m.frame_length) // hop
+        idx: list[int] = []
+        states: list[int] = []
+        conf: list[float] = []
         if n_new:
-            frames = _frame_view(self._buf, m.frame_length, m.hop_length)
-            obs_v, obs_u, vp = self._analyser.analyse(frames)
-            self._buf = self._buf[n_new * m.hop_length:].copy()
+            obs = self._analyser.observe(self._buf[: self._len], n_new)
+            used = n_new * hop  # keep the samples later frames still need
+            self._buf[: self._len - used] = self._buf[used: self._len].copy()
+            self._len -= used
             for i in range(n_new):
-                t = self._n_done
-                if t == 0:
-                    self._v[:n] = obs_v[i] + m.log_init
-                    self._v[n:] = obs_u[i] + m.log_init
-                else:
-                    ptr_row = self._ptr[t % self.lag] if self.lag else self._ptr[0]
-                    _viterbi.viterbi_step(self._v, obs_v[i], obs_u[i], m.stay, m.switch,
-                                          m.half, m.log_tiny, self._v_next, ptr_row)
-                    self._v, self._v_next = self._v_next, self._v
-                    top = self._v.max()
-                    if top < -1e4:  # keep the log values in a precise range on long streams
-                        self._v -= top
-                self._vp[t % (self.lag + 1)] = vp[i]
-                self._n_done = t + 1
-                if t - self.lag >= 0 and t - self.lag >= self._n_out:
-                    s = self._backtrack(t, self.lag)
-                    decided_idx.append(t - self.lag)
-                    decided_state.append(s)
-                    decided_conf.append(self._vp[(t - self.lag) % (self.lag + 1)])
+                self._forward(obs, i)
+                t = self._n_done - 1
+                if t - self.lag >= self._n_out:
+                    idx.append(t - self.lag)
+                    states.append(self._backtrack(t, self.lag))
+                    conf.append(self._vp[(t - self.lag) % (self.lag + 1)])
                     self._n_out = t - self.lag + 1
         if final and self._n_done > self._n_out:
-            t = self._n_done - 1
-            s = _viterbi.global_argmax(self._v)
-            tail = [s]
-            for u in range(t, self._n_out, -1):
-                s = int(self._ptr[u % self.lag][s])
-                tail.append(s)
-            tail.reverse()
-            decided_idx.extend(range(self._n_out, self._n_done))
-            decided_state.extend(tail)
-            decided_conf.extend(self._vp[u % (self.lag + 1)] for u in range(self._n_out, self._n_done))
+            tail = [self._backtrack(self._n_done - 1, steps)
+                    for steps in range(self._n_done - 1 - self._n_out, -1, -1)]
+            for u, s in zip(range(self._n_out, self._n_done), tail):
+                idx.append(u)
+                states.append(s)
+                conf.append(self._vp[u % (self.lag + 1)])
             self._n_out = self._n_done
-        return self._frames(decided_idx, decided_state, decided_conf)
+        return self._frames(idx, states, conf)
+
+    def _forward(self, obs: _Observations, i: int) -> None:
+        m = self._m
+        t = self._n_done
+        bins, nb, dense = obs.cand_bin[i], int(obs.n_cand[i]), bool(obs.dense[i])
+        if t == 0:
+            _viterbi.viterbi_init(bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.log_init,
+                                  m.log_tiny, self._v)
+        else:
+            _viterbi.viterbi_step(self._v, self._prev_dense, self._prev_bins, self._prev_nb,
+                                  bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.stay_t,
+                                  m.switch_t, m.half, m.log_tiny, self._v_next,
+                                  self._ptr[t % self.lag] if self.lag else self._ptr[0],
+                                  self._best, self._arg)
+            self._v, self._v_next = self._v_next, self._v
+            top = self._v.max()
+            if top < -1e4:  # keep the log values in a precise range on long streams
+                self._v -= top
+        self._prev_bins[:nb] = bins[:nb]
+        self._prev_nb = nb
+        self._prev_dense = dense
+        self._vp[t % (self.lag + 1)] = obs.voiced_prob[i]
+        self._n_done = t + 1
 
     def _backtrack(self, t: int, steps: int) -> int:
+        """State of frame t - steps on the best path ending at frame t."""
         s = _viterbi.global_argmax(self._v)
         for u in range(t, t - steps, -1):
             s = int(self._ptr[u % self.lag][s])
