@@ -9,6 +9,7 @@ reference: mfcc = ``librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=None)
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -80,3 +81,9 @@ class SpectralFrame:
 
     def centroid_flatness(self, power: np.ndarray) -> tuple[float, float]:
         return _centroid_flatness(power, self.freqs)
+
+
+@functools.lru_cache(maxsize=8)
+def spectral_frame(sr: int, n_fft: int) -> SpectralFrame:
+    """Shared (read-only) instance per configuration: the mel filterbank costs more than a short clip."""
+    return SpectralFrame(sr, n_fft)

@@ -41,7 +41,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from dsp._spectral import N_MFCC, SpectralFrame
+from dsp._spectral import N_MFCC, spectral_frame
 
 __all__ = [
     "FEATURES", "FeatureSpec", "Frames", "FeatureExtractor", "StreamingExtractor",
@@ -230,7 +230,7 @@ class StreamingExtractor:
     def __init__(self, spec: FeatureSpec = FeatureSpec()):
         self.spec = spec
         self._columns = spec.columns()
-        self._spectral = SpectralFrame(spec.sr, spec.frame_length)
+        self._spectral = spectral_frame(spec.sr, spec.frame_length)
         self._need_spectrum = any(f in spec.features for f in ("mfcc", "centroid", "flatness"))
         self._pitch = _PitchStage(spec)
         half = spec.frame_length // 2
