@@ -85,8 +85,12 @@ def drop(qtbot, widget, paths: list[Path], pos: QPoint) -> None:
 
 def drop_on_class(qtbot, w: MainWindow, name: str, paths: list[Path]) -> None:
     tree = w.classes.tree
+    tree.doItemsLayout()  # the tree was just rebuilt; lay it out before aiming at a row
     item = w.classes.class_item(name)
-    drop(qtbot, tree.viewport(), paths, tree.visualItemRect(item).center())
+    tree.scrollToItem(item)
+    pos = tree.visualItemRect(item).center()
+    assert tree.itemAt(pos) is item
+    drop(qtbot, tree.viewport(), paths, pos)
     qtbot.waitUntil(lambda: not w.analysis_running(), timeout=120_000)
 
 
@@ -208,7 +212,8 @@ def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_
     tp = w.training_panel
     tp.apply_preset("KNN (3 neighbours)")
     w.training_panel.set_network({})  # no network yet
-    assert w.start_training()
+    print({c.id: (c.label, c.frames) for c in w.project.clips.values()}, w.classes.problems.count())
+    assert w.start_training(), getattr(w, "last_error", "")
     qtbot.waitUntil(lambda: not w.training_running() and w.bundle is not None, timeout=60_000)
     # A trombone note then an oboe note, fed through the same ring/worker path as the microphone.
     sr = w.bundle.spec.sr

@@ -6,6 +6,7 @@ The panel never edits the project itself; it emits what the user asked for and t
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -32,6 +33,12 @@ def swatch(colour: str, size: int = 14) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(QColor(colour))
     return QIcon(pm)
+
+
+def plain_reason(reason: str, limit: int = 160) -> str:
+    """One short line for the problems list: no terminal colour codes, long internals cut."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(reason)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ClipTree(QTreeWidget):
@@ -215,7 +222,9 @@ class ClassesPanel(QWidget):
 
     def show_problems(self, failures: list[tuple[Path, str]]) -> None:
         for path, reason in failures:
-            self.problems.addItem(f"{Path(path).name}: {reason}")
+            text = plain_reason(reason)
+            self.problems.addItem(f"{Path(path).name}: {text}")
+            self.problems.item(self.problems.count() - 1).setToolTip(f"{path}\n{text}")
         visible = self.problems.count() > 0
         self.problems_label.setVisible(visible)
         self.problems.setVisible(visible)
