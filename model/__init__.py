@@ -6,6 +6,7 @@ the object unchanged.
 """
 from .checks import NotFittedError
 from .dataset import DataSet, LabelSet, UnknownIdError
+from .knn import KNNClassifier, KNNRegressor
 from .mlp import MLPClassifier, MLPRegressor, TrainingDivergedError
 from .jsonio import JSONFileError, MissingJSONFileError, load_json, save_json
 from .scalers import Normalize, RobustScale, Standardize
@@ -13,6 +14,6 @@ from .scalers import Normalize, RobustScale, Standardize
 __all__ = [
     "DataSet", "LabelSet", "UnknownIdError",
     "Normalize", "Standardize", "RobustScale",
-    "MLPClassifier", "MLPRegressor", "TrainingDivergedError",
+    "MLPClassifier", "MLPRegressor", "TrainingDivergedError", "KNNClassifier", "KNNRegressor",
     "NotFittedError", "JSONFileError", "MissingJSONFileError", "load_json", "save_json",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_matrix, as_vector, check_id, check_unique_ids, field, positive_int
+from .checks import as_matrix, as_vector, check_id, check_unique_ids, describe_ids, field, positive_int
 from .jsonio import load_as, save_json
 
 
@@ -268,3 +268,32 @@ def _numbers(rows: list, what: str) -> np.ndarray:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{what} holds {v!r}, which is not a number")
     return np.array(rows, dtype=np.float64)
+
+
+def check_targets(targets: object, kind: type, learner: str) -> None:
+    """A learner's targets: the right container, not empty, and (labels) at least two classes."""
+    if not isinstance(targets, kind):
+        raise ValueError(f"{learner} learns from a {kind.__name__}, got {type(targets).__name__}")
+    if len(targets) == 0:
+        raise ValueError(f"the {kind.__name__} of targets is empty: add points before fitting")
+    if isinstance(targets, LabelSet) and len(targets.classes()) < 2:
+        raise ValueError(f"every point has the label {targets.classes()[0]!r}: a classifier needs at "
+                         "least two classes, so add examples of another sound")
+
+
+def paired(inputs: DataSet, targets: "DataSet | LabelSet") -> tuple[list[str], np.ndarray]:
+    """(ids, input matrix) for fitting; inputs and targets must hold exactly the same ids."""
+    if not isinstance(inputs, DataSet):
+        raise ValueError(f"inputs must be a DataSet, got {type(inputs).__name__}")
+    if len(inputs) == 0:
+        raise ValueError("inputs is an empty DataSet: add points before fitting")
+    missing = [i for i in inputs.ids if i not in targets]
+    extra = [i for i in targets.ids if i not in inputs]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} input id(s) have no target: {describe_ids(missing)}")
+        if extra:
+            parts.append(f"{len(extra)} target id(s) have no input: {describe_ids(extra)}")
+        raise ValueError("inputs and targets must hold the same ids; " + "; ".join(parts))
+    return inputs.to_numpy()

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 
 from . import mlp_kernels as K
-from .checks import (as_vector, check_unique_ids, describe_ids, field, not_fitted, number_in,
-                     positive_int)
-from .dataset import DataSet, LabelSet
+from .checks import as_vector, check_unique_ids, field, not_fitted, number_in, positive_int
+from .dataset import DataSet, LabelSet, check_targets, paired
 from .jsonio import load_as, save_json
 
 PATIENCE = 10  # epochs without a better held-out error before training stops (FluCoMa's value)
@@ -272,24 +271,6 @@ class _MLP:
         return dataset.to_numpy()
 
     # --- training -------------------------------------------------------------------------------
-    def _pair(self, inputs: DataSet, targets: Any) -> tuple[list[str], np.ndarray]:
-        if not isinstance(inputs, DataSet):
-            raise ValueError(f"inputs must be a DataSet, got {type(inputs).__name__}")
-        if len(inputs) == 0:
-            raise ValueError("inputs is an empty DataSet: add points before fitting")
-        ids = inputs.ids
-        target_ids = set(targets.ids)
-        missing = [i for i in ids if i not in target_ids]
-        extra = [i for i in targets.ids if i not in inputs]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"{len(missing)} input id(s) have no target: {describe_ids(missing)}")
-            if extra:
-                parts.append(f"{len(extra)} target id(s) have no input: {describe_ids(extra)}")
-            raise ValueError("inputs and targets must hold the same ids; " + "; ".join(parts))
-        return inputs.to_numpy()
-
     def _fit(self, X: np.ndarray, Y: np.ndarray, compatible: bool, progress: Progress | None,
              on_build: Callable[[], None]) -> float:
         with self._idle("start another fit"):
@@ -472,11 +453,8 @@ class MLPRegressor(_MLP):
         every epoch with the total epoch count, the mean error of that epoch's batches and the held-out
         error (None without validation); returning False stops training.
         """
-        if not isinstance(targets, DataSet):
-            raise ValueError(f"targets must be a DataSet for MLPRegressor, got {type(targets).__name__}")
-        if len(targets) == 0:
-            raise ValueError("targets is an empty DataSet: add points before fitting")
-        ids, X = self._pair(inputs, targets)
+        check_targets(targets, DataSet, "MLPRegressor")
+        ids, X = paired(inputs, targets)
         target_ids, T = targets.to_numpy()
         row = {i: k for k, i in enumerate(target_ids)}
         Y = T[[row[i] for i in ids]]
@@ -537,16 +515,10 @@ class MLPClassifier(_MLP):
         Labels are one-hot encoded in order of first appearance. See MLPRegressor.fit for
         ``progress``. A different set of labels than the network has resets it.
         """
-        if not isinstance(labels, LabelSet):
-            raise ValueError(f"labels must be a LabelSet for MLPClassifier, got {type(labels).__name__}")
-        if len(labels) == 0:
-            raise ValueError("labels is an empty LabelSet: label some points before fitting")
-        ids, X = self._pair(inputs, labels)
+        check_targets(labels, LabelSet, "MLPClassifier")
+        ids, X = paired(inputs, labels)
         label_of = [labels.get_label(i) for i in ids]
-        classes = labels.classes()  # ids are the same on both sides, so every class is used
-        if len(classes) < 2:
-            raise ValueError(f"all points have the label {classes[0]!r}: a classifier needs at least two "
-                             "classes, so add examples of another sound")
+        classes = labels.classes()
         compatible = (self._params is not None and self._sizes[0] == X.shape[1]
                       and set(classes) == set(self._classes))
         order = self._classes if compatible else classes
