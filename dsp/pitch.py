@@ -373,7 +373,7 @@ class PitchTracker:
 
     def __init__(self, sr: float = 22050, fmin: float = 65.40639132514966,
                  fmax: float = 2093.004522404789, frame_length: int = 2048,
-                 hop_length: int | None = None, lag: int = 8, *, n_thresholds: int = 100,
+                 hop_length: int | None = None, lag: int = 12, *, n_thresholds: int = 100,
                  beta_parameters: tuple[float, float] = (2, 18),
                  boltzmann_parameter: float = 2, resolution: float = 0.1,
                  max_transition_rate: float = 35.92, switch_prob: float = 0.01,
