@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as exc:
         return _fail(str(exc), exc.code)
-    except (ValueError, OSError) as exc:     # BundleError, AudioFileError, bad data, missing paths
+    except OSError as exc:                   # missing paths, unwritable output
+        where = exc.filename if exc.filename is not None else ""
+        return _fail(f"{where}: {exc.strerror}" if where and exc.strerror else str(exc), 1)
+    except ValueError as exc:                # BundleError, AudioFileError, AnalysisError, bad data
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -187,7 +187,8 @@ class Trainer:
         classes = set(self.labels.classes())
         if len(classes) < 2:
             raise ValueError(f"training needs at least two classes, found {len(classes)}"
-                             + (f" ({', '.join(sorted(classes))})" if classes else ""))
+                             + (f" ({', '.join(sorted(classes))})" if classes else "")
+                             + ": put each class's clips in a folder named after it")
         inputs = self.dataset
         if self.scaler is not None:
             self.scaler.fit(inputs)

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="MODEL",
                    help="bundle to write, e.g. model.timbrel.json")
     p.add_argument("--label", default=None, help="label every audio file with this (default: folder name)")
+    p.add_argument("--level", choices=("frame", "clip"), default="frame",
+                   help="learn from every frame (default; needed for `timbrel live`) or from per-clip "
+                        "statistics (mean, std, min, max, median)")
     add_feature_options(p)
     add_training_options(p)
     p.set_defaults(func=run)
@@ -92,7 +95,8 @@ def load_training_data(paths: list[Path], args: argparse.Namespace, desc: str = 
         return Analysis.load(paths[0])
     spec = spec_from_args(args)
     with progress_bar(desc) as progress:
-        analysis = analyse_paths(paths, spec, label=getattr(args, "label", None), progress=progress)
+        analysis = analyse_paths(paths, spec, label=getattr(args, "label", None),
+                                 level=getattr(args, "level", "frame"), progress=progress)
     report_failures(analysis.failures)
     if not analysis.clips:
         raise CliError("no file could be analysed; nothing to train on")
