@@ -101,6 +101,13 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1))
 
 
+def staging_dir(folder: Path) -> Path:
+    """Where worker threads copy incoming audio before the GUI thread renames it into clips/."""
+    d = Path(folder) / CLIPS_DIR / ".incoming"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def atomic_copy(src: Path, dst: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + dst.name + ".", suffix=".tmp", dir=dst.parent)
     os.close(fd)
@@ -249,10 +256,8 @@ class Project:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        """A copy of everything save() writes, cheap to take on the GUI thread (numpy copies)."""
-        ids, matrix, labels = self.points()
-        return {"meta": self.to_meta(), "ids": ids, "matrix": matrix.copy(), "labels": labels,
-                "cols": max(len(self.columns), 1)}
+        """Everything save() writes, cheap to take on the GUI thread; written by write_snapshot anywhere."""
+        return {"meta": self.to_meta(), "table": self.clip_table(), "cols": max(len(self.columns), 1)}
 
     def save(self) -> None:
         """Write the whole project atomically (data files first, the index last)."""
@@ -396,8 +401,13 @@ class Project:
         columns: list[str],
         duration: float,
         copy: bool = True,
+        staged: Path | None = None,
     ) -> Clip:
-        """Label an analysed file: copy its audio into clips/ and keep its usable frames."""
+        """Label an analysed file: copy its audio into clips/ and keep its usable frames.
+
+        `staged`: a copy already made inside this project's folder (by a worker thread), which is
+        renamed into place instead of copying again.
+        """
         self._check_writable()
         source = Path(source)
         rows = np.asarray(rows, dtype=np.float64).reshape(len(index), -1)
@@ -411,7 +421,10 @@ class Project:
         if copy and self.folder is not None:
             (self.folder / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
             rel = self._unique_clip_name(self.folder, cid, source.suffix)
-            atomic_copy(source, self.folder / rel)
+            if staged is not None and Path(staged).exists():
+                os.replace(staged, self.folder / rel)
+            else:
+                atomic_copy(source, self.folder / rel)
             file = rel
         else:
             file = str(source.resolve())
@@ -470,6 +483,11 @@ class Project:
         matrix = np.vstack(mats) if mats else np.zeros((0, len(self.columns)))
         return ids, matrix, labels
 
+    def clip_table(self) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """(clip id, label, frame numbers, rows) per clip: shares the arrays (never edited in place),
+        so it is cheap to take on the GUI thread and safe to read on another."""
+        return [(cid, c.label, self._index[cid], self._rows[cid]) for cid, c in self.clips.items()]
+
     def clip_frames(self, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
         return self._index[clip_id], self._rows[clip_id]
 
@@ -501,6 +519,20 @@ class Project:
         self.revision += 1
 
 
+def table_points(table: list[tuple[str, str, np.ndarray, np.ndarray]], cols: int
+                 ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Point ids, matrix and labels from a Project.clip_table() (for worker threads)."""
+    ids: list[str] = []
+    labels: list[str] = []
+    mats = []
+    for cid, label, index, rows in table:
+        ids.extend(f"{cid}-{int(i)}" for i in index)
+        labels.extend([label] * len(index))
+        mats.append(rows)
+    matrix = np.vstack(mats) if mats else np.zeros((0, cols))
+    return ids, matrix, labels
+
+
 def make_dataset(ids: list[str], matrix: np.ndarray, cols: int):
     from model.dataset import DataSet
 
@@ -523,8 +555,9 @@ def write_snapshot(folder: Path, snap: dict[str, Any]) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CLIPS_DIR).mkdir(exist_ok=True)
-    make_dataset(snap["ids"], snap["matrix"], snap["cols"]).save(folder / DATASET_FILE)
-    make_labelset(snap["ids"], snap["labels"]).save(folder / LABELS_FILE)
+    ids, matrix, labels = table_points(snap["table"], snap["cols"])
+    make_dataset(ids, matrix, snap["cols"]).save(folder / DATASET_FILE)
+    make_labelset(ids, labels).save(folder / LABELS_FILE)
     atomic_write_json(folder / PROJECT_FILE, snap["meta"])
 
 

@@ -48,7 +48,7 @@ class StallMeter:
 
     def __init__(self):
         self.clock = QElapsedTimer()
-        self.timer = QTimer()
+        self.timer = QTimer(QApplication.instance())
         self.timer.setInterval(2)
         self.timer.timeout.connect(self._tick)
         self.last = 0
@@ -128,7 +128,8 @@ def test_drop_folder_on_window_uses_folder_name_and_lists_bad_files(qtbot, windo
     w = window
     w.add_class("oboe")
     drop_on_class(qtbot, w, "oboe", notes(assets_dir, "oboe", 2))
-    before = w.project.snapshot()
+    before_meta = w.project.to_meta()
+    before_ids, before_matrix, _ = w.project.points()
     folder = tmp_path / "drop" / "trombone"
     folder.mkdir(parents=True)
     shutil.copy(notes(assets_dir, "trombone", 1)[0], folder / "good.flac")
@@ -147,10 +148,10 @@ def test_drop_folder_on_window_uses_folder_name_and_lists_bad_files(qtbot, windo
     assert all(len(t.split(":", 1)[1].strip()) > 5 for t in problems)  # a reason in words
     assert "could not be used" in w.statusBar().currentMessage()
     # Nothing that was there before is lost.
-    for cid in before["meta"]["clips"]:
+    for cid in before_meta["clips"]:
         assert cid["id"] in p.clips
     ids, matrix, _ = p.points()
-    old = dict(zip(before["ids"], before["matrix"]))
+    old = dict(zip(before_ids, before_matrix))
     assert all(np.array_equal(old[i], m) for i, m in zip(ids, matrix) if i in old)
     assert len(good) > 0
 

@@ -111,6 +111,7 @@ class LivePanel(QWidget):
         self.trace.addItem(self.trace_item)
         lay.addWidget(self.trace, 1)
         self._trace: deque[tuple[float, float, float]] = deque(maxlen=2000)
+        self._brushes = [pg.mkBrush(0, 114, 178, 40 + 30 * i) for i in range(8)]
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -288,8 +289,9 @@ class LivePanel(QWidget):
             t_end = arr[-1, 0]
             keep = arr[:, 0] >= t_end - TRACE_SECONDS
             arr = arr[keep]
-            brushes = [pg.mkBrush(0, 114, 178, int(40 + 215 * min(1.0, max(0.0, c)))) for c in arr[:, 2]]
-            self.trace_item.setData(x=arr[:, 0] - t_end, y=arr[:, 1], brush=brushes)
+            # Confident frames dark, doubtful ones faint: 8 shared brushes, not one per point.
+            levels = np.clip((arr[:, 2] * 7).astype(int), 0, 7)
+            self.trace_item.setData(x=arr[:, 0] - t_end, y=arr[:, 1], brush=[self._brushes[i] for i in levels])
             self.trace.setXRange(-TRACE_SECONDS, 0, padding=0)
 
     def shutdown(self) -> None:

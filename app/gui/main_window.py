@@ -6,6 +6,7 @@ app.training / app.bundle (never re-implementing them), then refreshes the panel
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 import time
 import zlib
@@ -41,10 +42,13 @@ from app.project import (
     load_recent,
     make_dataset,
     make_labelset,
+    staging_dir,
+    table_points,
     write_snapshot,
 )
 
 AUTOSAVE_MS = 4000
+SWITCH_INTERVAL_S = 0.0005
 HELD_OUT_EVERY = 5  # one clip in five (by a stable hash of its id) is held out for the confusion matrix
 
 
@@ -84,6 +88,10 @@ def held_out(clip_ids: list[str], labels: dict[str, str]) -> set[str]:
 class MainWindow(QMainWindow):
     def __init__(self, project: Project | None = None, *, settings: QSettings | None = None):
         super().__init__()
+        # Worker threads (analysis, training, live) share the GIL with the GUI. Python hands the GIL
+        # over every 5 ms by default, and painting a plot needs it hundreds of times, so the GUI
+        # would wait in a convoy; a shorter switch interval keeps the event loop responsive.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = settings or QSettings("Timbrel", "Timbrel")
         self.undo = QUndoStack(self)
         self.project: Project = project or Project.untitled()
@@ -341,7 +349,8 @@ class MainWindow(QMainWindow):
 
         def done(outcome: AnalysisOutcome) -> None:
             for c in outcome.clips:
-                proj.add_clip(c.label, c.path, c.index, c.rows, columns=outcome.columns, duration=c.duration)
+                proj.add_clip(c.label, c.path, c.index, c.rows, columns=outcome.columns, duration=c.duration,
+                              staged=c.staged)
             try:
                 proj.save()
                 final = finish_demo(folder)
@@ -350,7 +359,7 @@ class MainWindow(QMainWindow):
                 return
             self.open_project(final, read_only=True)
 
-        self._run_analysis(files, proj.features or None, done)
+        self._run_analysis(files, proj.features or None, done, proj)
 
     def _confirm_leave(self) -> bool:
         """Save the current project before switching (autosave makes this quiet)."""
@@ -606,7 +615,7 @@ class MainWindow(QMainWindow):
             for c in outcome.clips:
                 try:
                     added.append(project.add_clip(c.label, c.path, c.index, c.rows, columns=outcome.columns,
-                                                  duration=c.duration))
+                                                  duration=c.duration, staged=c.staged))
                 except (OSError, ProjectError) as e:
                     outcome.failures.append((c.path, str(e)))
             if added:
@@ -644,11 +653,13 @@ class MainWindow(QMainWindow):
         return FeatureSpec(features=DEMO_FEATURES)
 
     def _run_analysis(self, labelled: list[tuple[Path, str]], features: dict | None,
-                      done: Callable[[AnalysisOutcome], None]) -> None:
+                      done: Callable[[AnalysisOutcome], None], project: Project | None = None) -> None:
+        project = project or self.project
         spec = self._spec(features)
-        if not self.project.features:
-            self.project.features = spec.to_dict()
-        worker = AnalysisWorker(labelled, spec)
+        if not project.features:
+            project.features = spec.to_dict()
+        stage = staging_dir(project.folder) if project.folder is not None else None
+        worker = AnalysisWorker(labelled, spec, stage)
         self.progress.setRange(0, len(labelled))
         self.progress.setValue(0)
         self.progress.show()
@@ -704,17 +715,13 @@ class MainWindow(QMainWindow):
         except (ValueError, TypeError) as e:
             self.error(f"Check the training settings: {e}")
             return False
-        ids, matrix, labels = p.points()
         clip_labels = {cid: c.label for cid, c in p.clips.items()}
         hold = held_out(list(p.clips), clip_labels)
-        keep = [i for i, pid in enumerate(ids) if pid.rpartition("-")[0] not in hold]
-        train_ids = [ids[i] for i in keep]
-        train_matrix, train_labels = matrix[keep], [labels[i] for i in keep]
-        test_ids = [ids[i] for i in range(len(ids)) if i not in set(keep)]
-        test_matrix = matrix[[i for i in range(len(ids)) if i not in set(keep)]]
-        test_labels = [labels[i] for i in range(len(ids)) if i not in set(keep)]
+        table = p.clip_table()
         cols = max(len(p.columns), 1)
-        if len(set(train_labels)) < 2:
+        train_table = [row for row in table if row[0] not in hold and len(row[2])]
+        test_table = [row for row in table if row[0] in hold and len(row[2])]
+        if len({row[1] for row in train_table}) < 2:
             self.error("Training needs at least two classes with clips.")
             return False
         network = self.training_panel.network_part()
@@ -729,12 +736,14 @@ class MainWindow(QMainWindow):
             self.apply_params({k: getattr(settings, k) for k in LIVE_KEYS})
             self.trainer._stop.clear()  # Trainer has no public re-arm after stop(); see report
         trainer = self.trainer
-        self._test_set = (test_ids, test_matrix, test_labels, cols)
+        self._test_set = (test_table, cols)
+        n_train = sum(len(r[2]) for r in train_table)
 
         def prepare() -> None:
             # Building the DataSet/LabelSet happens on the training thread, not the GUI's.
-            trainer.dataset = make_dataset(train_ids, train_matrix, cols)
-            trainer.labels = make_labelset(train_ids, train_labels)
+            ids, matrix, labels = table_points(train_table, cols)
+            trainer.dataset = make_dataset(ids, matrix, cols)
+            trainer.labels = make_labelset(ids, labels)
 
         worker = TrainWorker(trainer, prepare=prepare)
         worker.epochs_ready.connect(self._drain_epochs)
@@ -744,7 +753,7 @@ class MainWindow(QMainWindow):
         self._training = (start_in_thread(worker, self), worker)
         self.training_panel.set_running(True)
         self.training_panel.status.setText(
-            f"Training on {len(train_ids)} frames from {len(p.clips) - len(hold)} clips "
+            f"Training on {n_train} frames from {len(p.clips) - len(hold)} clips "
             f"({len(hold)} held out)…")
         return True
 
@@ -808,7 +817,7 @@ class MainWindow(QMainWindow):
         record = training_record(self.trainer.settings.to_dict(), [r.error for r in result.reports],
                                  result.stopped_by)
         path = None if p.read_only else p.bundle_path()
-        test_ids, test_matrix, test_labels, cols = self._test_set
+        test_table, cols = self._test_set
         columns = list(p.columns)
 
         def work():
@@ -817,6 +826,7 @@ class MainWindow(QMainWindow):
             if path is not None:
                 bundle.save(path)
             ev = None
+            test_ids, test_matrix, test_labels = table_points(test_table, cols)
             if test_ids:
                 ev = evaluate(bundle, make_dataset(test_ids, test_matrix, cols), make_labelset(test_ids, test_labels))
             return bundle, ev

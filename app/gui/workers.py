@@ -8,6 +8,9 @@ per epoch (a signal per epoch would flood the event loop and stall it).
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -66,6 +69,7 @@ class AnalysedClip:
     index: np.ndarray  # frame numbers of the usable frames
     rows: np.ndarray  # (frames, columns)
     duration: float
+    staged: Path | None = None  # a copy inside the project, made on the worker thread
 
 
 @dataclass
@@ -92,10 +96,11 @@ class AnalysisWorker(QObject):
     finished = Signal(object)  # AnalysisOutcome
     failed = Signal(str)
 
-    def __init__(self, labelled: list[tuple[Path, str]], spec: Any = None):
+    def __init__(self, labelled: list[tuple[Path, str]], spec: Any = None, stage_dir: Path | None = None):
         super().__init__()
         self.labelled = labelled
         self.spec = spec
+        self.stage_dir = stage_dir
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -119,9 +124,14 @@ class AnalysisWorker(QObject):
             for c in a.clips:
                 rows = by_clip.get(c.clip_id, [])
                 index = np.array([int(str(ids[i]).rsplit("-", 1)[1]) for i in rows], dtype=np.int64)
-                out.clips.append(
-                    AnalysedClip(Path(c.path), c.label, index, matrix[rows], _duration(Path(c.path)))
-                )
+                clip = AnalysedClip(Path(c.path), c.label, index, matrix[rows], _duration(Path(c.path)))
+                if self.stage_dir is not None:
+                    # Copying audio is I/O: do it here, so the GUI thread only renames.
+                    fd, tmp = tempfile.mkstemp(suffix=Path(c.path).suffix, dir=self.stage_dir)
+                    os.close(fd)
+                    shutil.copyfile(c.path, tmp)
+                    clip.staged = Path(tmp)
+                out.clips.append(clip)
             out.failures = [(Path(f.path), f.reason) for f in a.failures]
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
             self.failed.emit(f"Analysis failed: {e}")
