@@ -83,9 +83,9 @@ class FeatureSpec:
         if isinstance(feats, str):
             feats = tuple(f.strip() for f in feats.split(","))
         object.__setattr__(self, "features", tuple(feats))
-        _check_int("sr", self.sr, 1000, 768000)
-        _check_int("frame_length", self.frame_length, 64, 65536)
-        _check_int("hop_length", self.hop_length, 1, self.frame_length)
+        _check_int(self, "sr", 1000, 768000)
+        _check_int(self, "frame_length", 64, 65536)
+        _check_int(self, "hop_length", 1, self.frame_length)
         for name in ("fmin", "fmax", "min_loudness_db", "min_confidence"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
@@ -94,9 +94,9 @@ class FeatureSpec:
         if not 0 < self.fmin < self.fmax <= self.sr / 2:
             raise ValueError(f"feature spec: need 0 < fmin < fmax <= sr/2, got fmin={self.fmin}, "
                              f"fmax={self.fmax}, sr={self.sr}")
-        if self.sr / self.fmin >= self.frame_length:
+        if self.sr / self.fmin >= self.frame_length - 1:  # pYIN needs the longest period inside a frame
             raise ValueError(f"feature spec: frame_length {self.frame_length} is too short for fmin "
-                             f"{self.fmin:g} Hz at {self.sr} Hz (needs more than {self.sr / self.fmin:.0f})")
+                             f"{self.fmin:g} Hz at {self.sr} Hz (needs more than {self.sr / self.fmin + 1:.0f})")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"feature spec: min_confidence must be in 0..1, got {self.min_confidence}")
         if not self.features:
@@ -144,9 +144,11 @@ class FeatureSpec:
         return cls(**d)
 
 
-def _check_int(name: str, v: Any, lo: int, hi: int) -> None:
+def _check_int(spec: FeatureSpec, name: str, lo: int, hi: int) -> None:
+    v = getattr(spec, name)
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
         raise ValueError(f"feature spec: {name} must be an integer in {lo}..{hi}, got {v!r}")
+    object.__setattr__(spec, name, int(v))  # plain int, so to_dict() is JSON-ready
 
 
 @dataclass
