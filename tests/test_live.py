@@ -92,7 +92,9 @@ def test_decisions_follow_trombone_then_oboe_then_silence(live_run):
     assert trombone.count("trombone") >= 0.9 * len(trombone) > 0, trombone
     assert oboe.count("oboe") >= 0.9 * len(oboe) > 0, oboe
     assert silence and all(x is None for x in silence), silence
-    assert runs([d.label for d in decisions if d.time >= onset]) == ["trombone", "oboe", None]
+    # The note's first frames are still unpitched (attack, decoding), so a None run may lead.
+    assert runs([d.label for d in decisions if d.time >= onset]) in (["trombone", "oboe", None],
+                                                                     [None, "trombone", "oboe", None])
     # Silence is gated: no label and no probabilities; a note's probabilities are a distribution.
     assert all(d.probabilities == {} for d in decisions if d.label is None)
     assert all(abs(sum(d.probabilities.values()) - 1) < 1e-6 for d in decisions if d.label)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         worker.start()
     except LiveInputError as exc:
         raise CliError(str(exc)) from None
-    if not args.json and isinstance(source, LiveInput):
+    if isinstance(source, LiveInput):  # on stderr: stdout stays JSON-only with --json
         print(f"listening to {source.device.name!r} at {source.samplerate:g} Hz "
               f"(input latency {source.stream_latency * 1000:.0f} ms); Ctrl-C to stop", file=sys.stderr)
 
@@ -98,9 +98,11 @@ class _Printer:
         self.last: object = object()  # no label yet: the first decision is a change
         self.changes = 0
         self.seconds = 0.0
+        self.latencies: list[float] = []
 
     def decision(self, d) -> None:
         self.seconds = d.time
+        self.latencies.append(d.latency_s)
         if d.label == self.last:
             return
         self.last, self.changes = d.label, self.changes + 1
@@ -115,7 +117,10 @@ class _Printer:
             print(f"{d.time:8.2f} s  {what}  {f0}", flush=True)
 
     def summary(self, worker, end) -> None:
-        stats = worker.stats
+        # Counted over the decisions printed from (the worker may have analysed a little further).
+        from dsp.live import LiveStats
+        stats = LiveStats(decisions=len(self.latencies), overflows=worker.stats.overflows)
+        stats.latencies.extend(self.latencies)
         mean, p95 = stats.latency_mean(), stats.latency_p95()
         if self.as_json:
             print(json.dumps({"summary": True, "decisions": stats.decisions, "changes": self.changes,

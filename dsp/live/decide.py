@@ -14,10 +14,15 @@ class PointClassifier(Protocol):
 
 @dataclass(frozen=True)
 class DecisionSettings:
-    """How frames become labels. Defaults: None below -60 dBFS or below 0.5 pitch confidence, and
-    probabilities averaged over the last 5 frames (about 0.12 s at hop 512 and 22050 Hz).
+    """How frames become labels. Defaults: None below -60 dBFS (the feature spec's gate) or below 0.5
+    pitch confidence; probabilities averaged over the last 5 frames (about 0.12 s at hop 512 and
+    22050 Hz); and the label switches from one class to another only when the new class reaches a
+    smoothed probability of 0.7 (hysteresis: a note's release or a frame straddling two notes,
+    where the model is unsure, does not flicker to the other class). A gated frame keeps the current
+    label while most of the smoothing window is still ungated, so a one-frame dip in confidence
+    inside a note is not reported as silence (the end of a note is reported about 2 frames later).
 
-    ``min_level_db``/``min_confidence`` of None take the feature spec's gates when they are stricter.
+    ``min_level_db``/``min_confidence``: the feature spec's own gates apply when they are stricter.
     ``min_probability`` > 0 also gives None when the winning smoothed probability is below it.
     """
 
@@ -25,6 +30,7 @@ class DecisionSettings:
     min_level_db: float | None = None
     min_confidence: float | None = 0.5
     min_probability: float = 0.0
+    switch_probability: float = 0.7
 
     def __post_init__(self) -> None:
         if self.smoothing_frames < 1:
@@ -39,15 +45,42 @@ class Smoother:
         self._window: deque[dict[str, float] | None] = deque(maxlen=frames)
 
     def push(self, probabilities: dict[str, float] | None) -> dict[str, float]:
+        """The average over the ungated frames of the window ({} if there are none)."""
         self._window.append(probabilities)
         present = [p for p in self._window if p is not None]
-        if probabilities is None or not present:
+        if not present:
             return {}
         labels = {k for p in present for k in p}
         return {k: sum(p.get(k, 0.0) for p in present) / len(present) for k in sorted(labels)}
 
+    def mostly_present(self) -> bool:
+        """More than half of the window's frames passed the gates."""
+        return 2 * sum(p is not None for p in self._window) > self._window.maxlen
 
-def winner(probabilities: dict[str, float], min_probability: float) -> str | None:
+
+class Decider:
+    """Gated frame probabilities in, (label, smoothed probabilities) out, one frame at a time."""
+
+    def __init__(self, settings: DecisionSettings) -> None:
+        self.settings = settings
+        self._smoother = Smoother(settings.smoothing_frames)
+        self._label: str | None = None
+
+    def push(self, probabilities: dict[str, float] | None) -> tuple[str | None, dict[str, float]]:
+        """``probabilities`` is the model's output for this frame, or None when the frame is gated."""
+        smoothed = self._smoother.push(probabilities)
+        if probabilities is None and not (self._label is not None and self._smoother.mostly_present()):
+            self._label = None
+            return None, {}
+        label = winner(smoothed, self.settings.min_probability)
+        if (label is not None and self._label is not None and label != self._label
+                and self._label in smoothed and smoothed[label] < self.settings.switch_probability):
+            label = self._label
+        self._label = label
+        return label, smoothed
+
+
+def winner(probabilities: dict[str, float], min_probability: float = 0.0) -> str | None:
     if not probabilities:
         return None
     label = max(probabilities, key=probabilities.__getitem__)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dsp.live.decide import DecisionSettings, PointClassifier, Smoother, winner
+from dsp.live.decide import Decider, DecisionSettings, PointClassifier
 
 if TYPE_CHECKING:  # imported when the worker starts, so listing devices stays light
     from dsp.features import FeatureSpec, Frames
@@ -69,11 +69,13 @@ class LiveWorker:
     ``classifier`` is anything with ``predict_proba_point(vec) -> dict[str, float]``; ``spec`` defaults
     to ``classifier.spec`` (a Bundle has one) so live features are computed exactly as in training.
     ``record=True`` keeps the analysed audio (at the spec's rate) for ``recording()``.
+    The stream ends with a device error when no audio arrives for ``stall_timeout_s`` (or, before
+    the first block, ``start_timeout_s``).
     """
 
     def __init__(self, source, classifier: PointClassifier, spec: "FeatureSpec | None" = None,
                  settings: DecisionSettings = DecisionSettings(), *, stall_timeout_s: float = 5.0,
-                 poll_s: float = 0.002, record: bool = False) -> None:
+                 start_timeout_s: float = 10.0, poll_s: float = 0.002, record: bool = False) -> None:
         if getattr(classifier, "level", "frame") != "frame":
             raise ValueError("this model classifies whole clips; live input needs a frame-level model")
         self.source = source
@@ -84,12 +86,15 @@ class LiveWorker:
         self.spec = spec
         self.settings = settings
         self.stall_timeout_s = stall_timeout_s
+        self.start_timeout_s = start_timeout_s
         self.poll_s = poll_s
         self.stats = LiveStats()
         self.ended: StreamEnded | None = None
-        self._min_level = max(self.spec.min_loudness_db, settings.min_level_db or -math.inf)
-        self._min_conf = max(self.spec.min_confidence, settings.min_confidence or 0.0)
-        self._smoother = Smoother(settings.smoothing_frames)
+        self._min_level = max(self.spec.min_loudness_db,
+                              -math.inf if settings.min_level_db is None else settings.min_level_db)
+        self._min_conf = max(self.spec.min_confidence,
+                             0.0 if settings.min_confidence is None else settings.min_confidence)
+        self._decider = Decider(settings)
         self._subscribers: list[queue.Queue] = []
         self._sub_lock = threading.Lock()
         self._stop = threading.Event()
@@ -198,8 +203,11 @@ class LiveWorker:
                             self._decide(frames)
                     end = StreamEnded(source.reason or "ended", source.error)
                     break
-                if time.monotonic() - last_audio > self.stall_timeout_s:
-                    end = StreamEnded("device error", f"no audio from the input for {self.stall_timeout_s:g} s "
+                # Watchdog: a device that stops delivering (frozen server, unplugged without an error).
+                # Some servers take a while to deliver the first block, hence the longer first wait.
+                limit = self.stall_timeout_s if ring.written else self.start_timeout_s
+                if time.monotonic() - last_audio > limit:
+                    end = StreamEnded("device error", f"no audio from the input for {limit:g} s "
                                                       "(device disconnected or stalled)")
                     break
                 time.sleep(self.poll_s)
@@ -224,14 +232,13 @@ class LiveWorker:
             self._decide(frames)
 
     def _decide(self, frames: "Frames") -> None:
-        spec, settings, ring = self.spec, self.settings, self.source.ring
+        spec, ring = self.spec, self.source.ring
         half = spec.frame_length // 2
         for i in range(len(frames)):
             level, conf = float(frames.level_db[i]), float(frames.confidence[i])
             gated = not (bool(frames.usable[i]) and level >= self._min_level and conf >= self._min_conf)
             probs = None if gated else self.classifier.predict_proba_point(frames.values[i])
-            smoothed = self._smoother.push(probs)
-            label = None if gated else winner(smoothed, settings.min_probability)
+            label, smoothed = self._decider.push(probs)
             # The frame's last sample (centred frames) in the source's own sample count.
             last = round(float(frames.times[i]) * spec.sr) + half - 1
             stamp = ring.stamp_for(int(last * self._ratio))
