@@ -47,11 +47,13 @@ class DemoResult:
 def run_demo(spec=None, settings: TrainSettings | None = None, *, assets: Path = ASSETS,
              on_progress: StageProgress | None = None, on_fit: Callable[[Any], Any] | None = None,
              on_epoch: Callable[[int, float, float | None], Any] | None = None,
+             on_analysed: Callable[[str, "Analysis"], Any] | None = None,
              stop: threading.Event | None = None) -> DemoResult:
     """Analyse ``assets/train``, train, and measure per-clip accuracy on ``assets/test``.
 
     ``on_progress(stage, done, total, path)`` per analysed file, ``on_fit(FitReport)`` per fit,
-    ``on_epoch(epoch, train_error, validation_error)`` per epoch; ``stop`` ends early.
+    ``on_epoch(epoch, train_error, validation_error)`` per epoch, ``on_analysed(stage, analysis)``
+    after each folder; ``stop`` ends early.
     """
     from app.analysis import analyse_paths
     from app.bundle import Bundle, training_record
@@ -68,6 +70,8 @@ def run_demo(spec=None, settings: TrainSettings | None = None, *, assets: Path =
         return None if on_progress is None else (lambda d, t, p: on_progress(name, d, t, p))
 
     train_set = analyse_paths([assets / "train"], spec, progress=stage("train"), stop=stop)
+    if on_analysed is not None:
+        on_analysed("train", train_set)
     trainer = Trainer(train_set.dataset, train_set.labels, settings, on_epoch=on_epoch, on_fit=on_fit)
     if stop is not None:       # forward an outside stop to the trainer
         threading.Thread(target=lambda: (stop.wait(), trainer.stop()), daemon=True).start()
@@ -76,5 +80,7 @@ def run_demo(spec=None, settings: TrainSettings | None = None, *, assets: Path =
                     train_set.columns,
                     training_record(settings.to_dict(), [r.error for r in result.reports], result.stopped_by))
     test_set = analyse_paths([assets / "test"], spec, progress=stage("test"), stop=stop)
+    if on_analysed is not None:
+        on_analysed("test", test_set)
     evaluation = evaluate(bundle, test_set.dataset, test_set.labels, test_set.clip_of)
     return DemoResult(bundle, result, evaluation, train_set, test_set, time.perf_counter() - t0)

@@ -64,10 +64,12 @@ def progress_bar(desc: str, enabled: bool = True) -> Iterator:
                disable=None if enabled else True, dynamic_ncols=True)
 
     def update(done: int, total: int, path: Path) -> None:
-        if bar.total != total:
-            bar.total = total
+        if bar.total != total or done < bar.n:      # a new stage (e.g. the demo's test folder)
+            bar.reset(total=total)
         bar.set_postfix_str(Path(path).name, refresh=False)
         bar.update(done - bar.n)
+        if done == total:
+            bar.clear()           # leave a clean line for what the command prints next
 
     try:
         yield update

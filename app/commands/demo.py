@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_feature_options, progress_bar, report_failures, spec_from_args
+from ._common import add_feature_options, class_counts, progress_bar, report_failures, spec_from_args
 from .train import add_training_options, print_fit, settings_from_args
 
 
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("analysing") as progress:
         result = run_demo(spec, settings, assets=args.assets,
                           on_progress=lambda stage, d, t, p: progress(d, t, p),
-                          on_fit=lambda r: print_fit(r, total))
+                          on_fit=lambda r: print_fit(r, total),
+                          on_analysed=lambda stage, a: _print_analysed(stage, a, progress))
     report_failures(result.train_set.failures + result.test_set.failures)
     ev = result.evaluation
     print(f"\nassets/test: {len(ev.clips)} clips never seen in training")
@@ -55,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"wrote {result.bundle.save(args.out)}")
     return 0
+
+
+def _print_analysed(stage: str, analysis, progress) -> None:
+    if stage == "train":
+        print(f"assets/train: {len(analysis.clips)} clips ({class_counts(analysis)}), "
+              f"{len(analysis.dataset)} frames x {analysis.dataset.cols} columns", flush=True)
 
 
 def _short(path: Path | None, root: Path) -> Path | str:
