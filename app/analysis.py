@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from dsp.audio import SUPPORTED_EXTENSIONS
-from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics, frame_rows
+from dsp.features import STATISTICS, FeatureExtractor, FeatureSpec, Frames, clip_statistics, frame_rows
 from model.dataset import DataSet, LabelSet
 from model.jsonio import save_json
 
@@ -186,8 +186,9 @@ def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = N
     spec = spec or FeatureSpec()
     extractor = FeatureExtractor(spec)
     frame_columns = list(spec.columns())
-    columns: list[str] | None = frame_columns if level == "frame" else None
-    dataset: DataSet | None = DataSet(len(frame_columns)) if level == "frame" else None
+    # clip level: one point per clip, named as clip_statistics names them
+    columns = frame_columns if level == "frame" else [f"{c}_{s}" for c in frame_columns for s in STATISTICS]
+    dataset = DataSet(len(columns))
     labels = LabelSet()
     clips: list[Clip] = []
     failures: list[FileFailure] = []
@@ -203,19 +204,13 @@ def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = N
         except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest go on
             failures.append(FileFailure(Path(path), _reason(exc)))
         else:
-            if dataset is None:           # clip level: width known after the first clip
-                columns = list(_clip_columns(frames, frame_columns))
-                dataset = DataSet(len(columns))
             for pid, row in zip(point_ids, rows):
                 dataset.add_point(pid, row)
                 labels.add_label(pid, lab)
             clips.append(Clip(Path(path), lab, clip_id, len(point_ids)))
         if progress is not None:
             progress(done, total, Path(path))
-    if dataset is None:
-        dataset = DataSet(len(frame_columns) * 5)
-        columns = [f"{c}_{s}" for c in frame_columns for s in ("mean", "std", "min", "max", "median")]
-    return Analysis(spec, level, list(columns or []), dataset, labels, clips, failures)
+    return Analysis(spec, level, list(columns), dataset, labels, clips, failures)
 
 
 def _rows(frames: Frames, level: str, columns: list[str], clip_id: str) -> tuple[list[str], np.ndarray]:
@@ -226,11 +221,6 @@ def _rows(frames: Frames, level: str, columns: list[str], clip_id: str) -> tuple
         return list(point_ids), np.asarray(rows, dtype=np.float64)
     _, vec = clip_statistics(frames, columns)
     return [clip_id], np.asarray(vec, dtype=np.float64).reshape(1, -1)
-
-
-def _clip_columns(frames: Frames, columns: list[str]) -> list[str]:
-    names, _ = clip_statistics(frames, columns)
-    return list(names)
 
 
 def _reason(exc: BaseException) -> str:
