@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a file or model problem (one line on stderr), 2 a usage
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as exc:
         return _fail(str(exc), exc.code)
+    except BrokenPipeError:                  # `timbrel ... | head`: the reader left; say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:                   # missing paths, unwritable output
         where = exc.filename if exc.filename is not None else ""
         return _fail(f"{where}: {exc.strerror}" if where and exc.strerror else str(exc), 1)

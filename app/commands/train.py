@@ -105,8 +105,8 @@ def load_training_data(paths: list[Path], args: argparse.Namespace, desc: str = 
 
 def print_fit(report, total: int | None) -> None:
     of = f"/{total}" if total else ""
-    val = "" if report.validation_error is None else f"  validation {report.validation_error:.4f}"
-    print(f"fit {report.fit:3d}{of}  error {report.error:.4f}{val}  "
+    val = "" if report.validation_error is None else f"  validation {report.validation_error:.6f}"
+    print(f"fit {report.fit:3d}{of}  error {report.error:.6f}{val}  "
           f"({report.epochs} epochs, {report.seconds:.2f} s)", flush=True)
 
 
