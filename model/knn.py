@@ -11,6 +11,10 @@ Weights follow FluCoMa: uniform, or inverse distance; a neighbour closer than 1e
 a stored point) takes all the weight. The classifier's vote goes to the class with the most weight,
 a tie to the class of the nearest neighbour. The regressor returns the weighted mean of the
 neighbours' targets (FluCoMa divides that by k once more; we do not).
+
+A model predicts from one thread at a time (it reuses scratch buffers, so a prediction allocates
+almost nothing); refitting or changing ``num_neighbours`` meanwhile from another thread is safe,
+because each swaps in a complete new set of arrays.
 """
 from __future__ import annotations
 
@@ -31,26 +35,69 @@ SCAN_NS_PER_POINT_PER_COL = 0.14
 SAMPLE_QUERIES = 32
 
 
+class _Index:
+    """A fitted model's neighbours and what they answer, swapped in as one object."""
+
+    def __init__(self, ids: list[str], data: np.ndarray, tree: np.ndarray, k: int):
+        depth = K.tree_depth(tree)
+        if depth < 0:
+            raise ValueError("KDTree JSON 'tree' is not a tree rooted at node 0 that reaches every "
+                             "node once: the file is damaged")
+        self.ids, self.data, self.tree = ids, np.ascontiguousarray(data), tree
+        self.data_t = np.ascontiguousarray(data.T)
+        self.stack_n = np.empty((depth + 2, 2), dtype=np.int64)
+        self.stack_b = np.empty(depth + 2)
+        self.scan = np.empty(len(ids))
+        self.use_tree = self._tree_is_cheaper(_KBuffers(k))
+        self.codes = np.empty(0, dtype=np.int64)  # classifier: class number of each node
+        self.classes: tuple[str, ...] = ()
+        self.scores = np.empty(0)
+        self.targets = np.empty((0, 0))  # regressor: target row of each node
+        self.source: DataSet | LabelSet | None = None  # the targets as given, for the JSON
+
+    def _tree_is_cheaper(self, buf: "_KBuffers") -> bool:
+        n, cols = self.data.shape
+        picks = np.random.default_rng(0).choice(n, size=min(SAMPLE_QUERIES, n), replace=False)
+        visits = np.mean([K.k_nearest(self.data, self.tree, self.data[i], buf.k, buf.best_d2, buf.best_n,
+                                      self.stack_n, self.stack_b)[1] for i in picks])
+        return visits * TREE_NS_PER_VISIT < n * (SCAN_NS_PER_POINT + SCAN_NS_PER_POINT_PER_COL * cols)
+
+    def search(self, x: np.ndarray, buf: "_KBuffers") -> int:
+        if self.use_tree:
+            return K.k_nearest(self.data, self.tree, x, buf.k, buf.best_d2, buf.best_n,
+                               self.stack_n, self.stack_b)[0]
+        return K.k_nearest_brute(self.data_t, x, buf.k, buf.best_d2, buf.best_n, self.scan)
+
+    def tree_dict(self) -> dict:
+        return {"cols": int(self.data.shape[1]), "data": self.data.tolist(), "ids": list(self.ids),
+                "rows": len(self.ids), "tree": self.tree.tolist()}
+
+
+class _KBuffers:
+    """Scratch space for k neighbours; replaced whole when k changes."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self.best_d2 = np.empty(k)
+        self.best_n = np.empty(k, dtype=np.int64)
+        self.weights = np.empty(k)
+
+
 class _KNN:
     _fit_hint = ""
 
     def __init__(self, num_neighbours: int = 3, weight: bool = True):
         self.num_neighbours = num_neighbours
         self.weight = weight
-        self._ids: list[str] = []
-        self._data = np.empty((0, 1))
-        self._fitted = False
+        self._index: _Index | None = None
 
     @property
     def num_neighbours(self) -> int:
-        return self._k
+        return self._buf.k
 
     @num_neighbours.setter
     def num_neighbours(self, value: int) -> None:
-        self._k = positive_int(value, "num_neighbours")
-        self._best_d2 = np.empty(self._k)
-        self._best_n = np.empty(self._k, dtype=np.int64)
-        self._weights = np.empty(self._k)
+        self._buf = _KBuffers(positive_int(value, "num_neighbours"))
 
     @property
     def weight(self) -> bool:
@@ -64,73 +111,51 @@ class _KNN:
 
     @property
     def fitted(self) -> bool:
-        return self._fitted
+        return self._index is not None
 
     @property
     def uses_tree(self) -> bool:
         """True if queries descend the kd-tree, False if they scan every point (see module doc)."""
-        return self._use_tree
+        return self._fitted_index().use_tree
 
     @property
     def n_inputs(self) -> int | None:
-        return self._data.shape[1] if self._fitted else None
+        index = self._index
+        return None if index is None else index.data.shape[1]
 
     def __len__(self) -> int:
-        return len(self._ids)
+        index = self._index
+        return 0 if index is None else len(index.ids)
 
-    # --- index ----------------------------------------------------------------------------------
-    def _adopt_tree(self, ids: list[str], data: np.ndarray, tree: np.ndarray) -> None:
-        """Take a tree in FluCoMa's flat pre-order layout and get ready to query it."""
-        depth = K.tree_depth(tree)
-        if depth < 0:
-            raise ValueError("KDTree JSON 'tree' is not a tree rooted at node 0 that reaches every "
-                             "node once: the file is damaged")
-        self._ids, self._data, self._tree = ids, np.ascontiguousarray(data), tree
-        self._data_t = np.ascontiguousarray(data.T)
-        self._stack_n = np.empty((depth + 2, 2), dtype=np.int64)
-        self._stack_b = np.empty(depth + 2)
-        self._scan = np.empty(len(ids))
-        self._use_tree = self._tree_is_cheaper()
+    def _fitted_index(self, how: str | None = None) -> _Index:
+        index = self._index
+        if index is None:
+            raise not_fitted(self, how or self._fit_hint)
+        return index
 
-    def _tree_is_cheaper(self) -> bool:
-        n, cols = self._data.shape
-        picks = np.random.default_rng(0).choice(n, size=min(SAMPLE_QUERIES, n), replace=False)
-        visits = np.mean([K.k_nearest(self._data, self._tree, self._data[i], self._k, self._best_d2,
-                                      self._best_n, self._stack_n, self._stack_b)[1] for i in picks])
-        return visits * TREE_NS_PER_VISIT < n * (SCAN_NS_PER_POINT + SCAN_NS_PER_POINT_PER_COL * cols)
+    def _neighbours(self, vec: object) -> tuple[_Index, _KBuffers, int]:
+        """Find the neighbours of one point; returns (index, buffers holding them, how many)."""
+        index, buf = self._fitted_index(), self._buf
+        cols = index.data.shape[1]
+        x = vec if (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.shape == (cols,)
+                    and np.isfinite(vec).all()) else as_vector(vec, cols, "point")
+        return index, buf, index.search(x, buf)
 
-    def _neighbours(self, vec: object) -> int:
-        """Find the neighbours of one point into the buffers; returns how many."""
-        if not self._fitted:
-            raise not_fitted(self, self._fit_hint)
-        x = vec if (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.ndim == 1
-                    and vec.shape[0] == self._data.shape[1] and np.isfinite(vec).all()) \
-            else as_vector(vec, self._data.shape[1], "point")
-        if self._use_tree:
-            return K.k_nearest(self._data, self._tree, x, self._k, self._best_d2, self._best_n,
-                               self._stack_n, self._stack_b)[0]
-        return K.k_nearest_brute(self._data_t, x, self._k, self._best_d2, self._best_n, self._scan)
-
-    def _fit_index(self, ids: list[str], X: np.ndarray) -> np.ndarray:
-        """Build the tree; returns the node order (node n holds input row order[n])."""
-        order, tree = K.build_tree(X)
-        self._adopt_tree([ids[i] for i in order], X[order], tree)
-        return order
+    def _new_index(self, ids: list[str], X: np.ndarray, tree: np.ndarray | None) -> _Index:
+        """An index over X (building FluCoMa's kd-tree unless one is given)."""
+        if tree is None:
+            order, tree = K.build_tree(X)
+            ids, X = [ids[i] for i in order], X[order]
+        return _Index(ids, X, tree, self._buf.k)
 
     def _rows(self, dataset: DataSet) -> tuple[list[str], np.ndarray]:
-        if not self._fitted:
-            raise not_fitted(self, self._fit_hint)
+        index = self._fitted_index()
         if not isinstance(dataset, DataSet):
             raise ValueError(f"predict needs a DataSet, got {type(dataset).__name__}")
-        if dataset.cols != self._data.shape[1]:
-            raise ValueError(f"the model was fitted on {self._data.shape[1]} columns but the DataSet has "
+        if dataset.cols != index.data.shape[1]:
+            raise ValueError(f"the model was fitted on {index.data.shape[1]} columns but the DataSet has "
                              f"{dataset.cols}: transform it like the training data")
         return dataset.to_numpy()
-
-    # --- JSON -----------------------------------------------------------------------------------
-    def _tree_dict(self) -> dict:
-        return {"cols": int(self._data.shape[1]), "data": self._data.tolist(), "ids": list(self._ids),
-                "rows": len(self._ids), "tree": self._tree.tolist()}
 
     @staticmethod
     def _parse_tree(d: object) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -172,36 +197,37 @@ class KNNClassifier(_KNN):
     @property
     def classes(self) -> list[str]:
         """Labels in order of first appearance in the fitted LabelSet ([] before fitting)."""
-        return list(self._classes) if self._fitted else []
+        index = self._index
+        return [] if index is None else list(index.classes)
 
     def fit(self, inputs: DataSet, labels: LabelSet) -> "KNNClassifier":
         check_targets(labels, LabelSet, "KNNClassifier")
         ids, X = paired(inputs, labels)
-        self._set(ids, X, None, labels.copy())
+        self._index = self._labelled(self._new_index(ids, X, None), labels.copy())
         return self
 
-    def _set(self, ids, X, tree, labels: LabelSet) -> None:
-        if tree is None:
-            self._fit_index(ids, X)
-        else:
-            self._adopt_tree(ids, X, tree)
-        self._labels = labels
-        self._classes = labels.classes()
-        index = {c: k for k, c in enumerate(self._classes)}
-        self._codes = np.array([index[labels.get_label(i)] for i in self._ids], dtype=np.int64)
-        self._scores = np.empty(len(self._classes))
-        self._fitted = True
+    @staticmethod
+    def _labelled(index: _Index, labels: LabelSet) -> _Index:
+        index.source = labels
+        index.classes = tuple(labels.classes())
+        number = {c: k for k, c in enumerate(index.classes)}
+        index.codes = np.array([number[labels.get_label(i)] for i in index.ids], dtype=np.int64)
+        index.scores = np.empty(len(index.classes))
+        return index
+
+    def _vote(self, vec: object) -> tuple[_Index, int]:
+        index, buf, found = self._neighbours(vec)
+        return index, K.vote(buf.best_d2, buf.best_n, found, self._weight, index.codes, buf.weights,
+                             index.scores)
 
     def predict_point(self, vec: Sequence[float] | np.ndarray) -> str:
-        found = self._neighbours(vec)
-        return self._classes[K.vote(self._best_d2, self._best_n, found, self._weight, self._codes,
-                                    self._weights, self._scores)]
+        index, best = self._vote(vec)
+        return index.classes[best]
 
     def predict_proba_point(self, vec: Sequence[float] | np.ndarray) -> dict[str, float]:
         """{label: share of the neighbours' weight} for every class (summing to 1)."""
-        found = self._neighbours(vec)
-        K.vote(self._best_d2, self._best_n, found, self._weight, self._codes, self._weights, self._scores)
-        return dict(zip(self._classes, self._scores.tolist()))
+        index, _ = self._vote(vec)
+        return dict(zip(index.classes, index.scores.tolist()))
 
     def predict(self, dataset: DataSet) -> LabelSet:
         ids, m = self._rows(dataset)
@@ -211,18 +237,18 @@ class KNNClassifier(_KNN):
         return out
 
     def to_dict(self) -> dict:
-        if not self._fitted:
-            raise not_fitted(self, "call fit(inputs, labels) before saving")
-        return {"labels": self._labels.to_dict(), "tree": self._tree_dict()}
+        index = self._fitted_index("call fit(inputs, labels) before saving")
+        return {"labels": index.source.to_dict(), "tree": index.tree_dict()}
 
     @classmethod
     def from_dict(cls, d: Mapping, num_neighbours: int = 3, weight: bool = True) -> "KNNClassifier":
+        """A classifier from FluCoMa's dump (which does not store num_neighbours or weight)."""
         ids, data, tree = cls._parse_tree(field(d, "tree", "KNNClassifier JSON"))
         labels = LabelSet.from_dict(field(d, "labels", "KNNClassifier JSON"))
         _same_ids(ids, labels)
         check_targets(labels, LabelSet, "KNNClassifier")
         knn = cls(num_neighbours, weight)
-        knn._set(ids, data, tree, labels)
+        knn._index = cls._labelled(knn._new_index(ids, data, tree), labels)
         return knn
 
 
@@ -234,46 +260,46 @@ class KNNRegressor(_KNN):
     def fit(self, inputs: DataSet, targets: DataSet) -> "KNNRegressor":
         check_targets(targets, DataSet, "KNNRegressor")
         ids, X = paired(inputs, targets)
-        self._set(ids, X, None, targets.copy())
+        self._index = self._targeted(self._new_index(ids, X, None), targets.copy())
         return self
 
-    def _set(self, ids, X, tree, targets: DataSet) -> None:
-        if tree is None:
-            self._fit_index(ids, X)
-        else:
-            self._adopt_tree(ids, X, tree)
-        self._target_set = targets
-        self._targets = np.array([targets.get_point(i) for i in self._ids]).reshape(len(self._ids), targets.cols)
-        self._fitted = True
+    @staticmethod
+    def _targeted(index: _Index, targets: DataSet) -> _Index:
+        index.source = targets
+        target_ids, T = targets.to_numpy()
+        row = {i: r for r, i in enumerate(target_ids)}
+        index.targets = T[[row[i] for i in index.ids]]
+        return index
 
     @property
     def n_outputs(self) -> int | None:
-        return self._targets.shape[1] if self._fitted else None
+        index = self._index
+        return None if index is None else index.targets.shape[1]
 
     def predict_point(self, vec: Sequence[float] | np.ndarray) -> np.ndarray:
-        found = self._neighbours(vec)
-        out = np.empty(self._targets.shape[1])
-        K.average(self._best_d2, self._best_n, found, self._weight, self._targets, self._weights, out)
+        index, buf, found = self._neighbours(vec)
+        out = np.empty(index.targets.shape[1])
+        K.average(buf.best_d2, buf.best_n, found, self._weight, index.targets, buf.weights, out)
         return out
 
     def predict(self, dataset: DataSet) -> DataSet:
         ids, m = self._rows(dataset)
         if not ids:
-            return DataSet(self._targets.shape[1])
+            return DataSet(self._fitted_index().targets.shape[1])
         return DataSet.from_numpy(ids, np.array([self.predict_point(x) for x in m]))
 
     def to_dict(self) -> dict:
-        if not self._fitted:
-            raise not_fitted(self, "call fit(inputs, targets) before saving")
-        return {"target": self._target_set.to_dict(), "tree": self._tree_dict()}
+        index = self._fitted_index("call fit(inputs, targets) before saving")
+        return {"target": index.source.to_dict(), "tree": index.tree_dict()}
 
     @classmethod
     def from_dict(cls, d: Mapping, num_neighbours: int = 3, weight: bool = True) -> "KNNRegressor":
+        """A regressor from FluCoMa's dump (which does not store num_neighbours or weight)."""
         ids, data, tree = cls._parse_tree(field(d, "tree", "KNNRegressor JSON"))
         targets = DataSet.from_dict(field(d, "target", "KNNRegressor JSON"))
         _same_ids(ids, targets)
         knn = cls(num_neighbours, weight)
-        knn._set(ids, data, tree, targets)
+        knn._index = cls._targeted(knn._new_index(ids, data, tree), targets)
         return knn
 
 

@@ -21,6 +21,8 @@ def build_tree(points):
     n, dims = points.shape
     order = np.empty(n, dtype=np.int64)
     tree = np.full((n, 2), -1, dtype=np.int64)
+    if n == 0:
+        return order, tree
     idx = np.arange(n)
     # stack of (lo, hi, depth, parent node, side) ranges of idx still to place
     stack = np.empty((n + 1, 5), dtype=np.int64)

@@ -19,13 +19,18 @@ per epoch (see ``mlp_kernels``). Semantics follow FluCoMa, with two documented a
   FluCoMa's classifier does: FluCoMa loads it and picks the same label, because sigmoid and softmax
   rank the outputs alike. Its reported error is still the squared error, of the probabilities
   against one-hot targets.
+
+Threads: ``fit`` may run in a worker thread (its kernels release the GIL) while another thread
+predicts, changes ``learn_rate`` and the like (read at every epoch) or calls ``stop()``. Changing
+the structure while a fit runs raises. Predictions reuse scratch buffers: predict from one thread
+at a time.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,6 +45,26 @@ EVAL_CHUNK = 256  # rows per forward pass when measuring errors or predicting a 
 ACTIVATION_NAMES = {v: k for k, v in K.ACTIVATIONS.items()}
 
 Progress = Callable[[int, float, "float | None"], "bool | None"]
+
+
+class _Net(NamedTuple):
+    """Everything a forward pass needs, swapped in as one object so a prediction running in another
+    thread never mixes the arrays of two different networks."""
+    sizes: np.ndarray  # layer widths, input first
+    acts: np.ndarray  # activation code per layer
+    poff: np.ndarray  # parameter offset per layer
+    uoff: np.ndarray  # unit offset per layer in the work matrices
+    params: np.ndarray  # weights and biases, flat (see mlp_kernels)
+    vel: np.ndarray  # momentum, same layout
+    work: np.ndarray  # predict_point's scratch space
+    out: np.ndarray  # predict_point's output
+    labels: tuple[str, ...]  # classifier: the label of each output
+
+
+def _make_net(sizes: list[int], acts: list[int], params: np.ndarray, labels: Sequence[str] = ()) -> _Net:
+    s, poff, uoff = K.layout(sizes)
+    return _Net(s, np.asarray(acts, dtype=np.int64), poff, uoff, params, np.zeros_like(params),
+                np.zeros(2 * max(sizes)), np.zeros(sizes[-1]), tuple(labels))
 
 
 class TrainingDivergedError(ValueError):
@@ -174,7 +199,8 @@ class _MLP:
 
     @property
     def n_inputs(self) -> int | None:
-        return None if self._params is None else int(self._sizes[0])
+        net = self._net
+        return None if net is None else int(net.sizes[0])
 
     @property
     def training(self) -> bool:
@@ -191,16 +217,11 @@ class _MLP:
         self._stop[0] = 1
 
     def _reset(self) -> None:
-        self._params: np.ndarray | None = None
-        self._vel: np.ndarray | None = None
         self._trained = False
+        self._net: _Net | None = None
         self._epochs = 0
         self._rng = np.random.default_rng(self._seed)
         self._split_seed = int(self._rng.integers(2**63 - 1))
-        self._outputs_changed()
-
-    def _outputs_changed(self) -> None:
-        """Subclass hook: forget what the outputs mean."""
 
     class _Idle:
         def __init__(self, mlp: "_MLP", doing: str):
@@ -221,74 +242,68 @@ class _MLP:
     def _output_activation_code(self) -> int:
         raise NotImplementedError
 
-    def _build(self, n_in: int, n_out: int) -> None:
+    def _build(self, n_in: int, n_out: int, labels: Sequence[str]) -> None:
         """Glorot-uniform weights, zero biases, zero momentum."""
         sizes = [n_in, *self._hidden, n_out]
-        self._set_layout(sizes, [K.ACTIVATIONS[self._activation]] * len(self._hidden)
-                         + [self._output_activation_code()])
-        params = np.zeros(self._poff[-1])
+        _, poff, _ = K.layout(sizes)
+        params = np.zeros(poff[-1])
         for l in range(len(sizes) - 1):
             limit = np.sqrt(6.0 / (sizes[l] + sizes[l + 1]))
-            w0 = self._poff[l]
-            params[w0:w0 + sizes[l] * sizes[l + 1]] = self._rng.uniform(-limit, limit, sizes[l] * sizes[l + 1])
-        self._params, self._vel = params, np.zeros_like(params)
+            count = sizes[l] * sizes[l + 1]
+            params[poff[l]:poff[l] + count] = self._rng.uniform(-limit, limit, count)
+        acts = [K.ACTIVATIONS[self._activation]] * len(self._hidden) + [self._output_activation_code()]
+        self._net = _make_net(sizes, acts, params, labels)
 
-    def _set_layout(self, sizes: list[int], acts: list[int]) -> None:
-        self._sizes, self._poff, self._uoff = K.layout(sizes)
-        self._acts = np.asarray(acts, dtype=np.int64)
-        self._work = np.zeros(2 * max(sizes))  # predict_point's scratch space
-        self._out = np.zeros(sizes[-1])
-
-    def _require_trained(self, how: str) -> None:
-        if not self._trained:
+    def _trained_net(self, how: str) -> _Net:
+        net = self._net
+        if net is None or not self._trained:
             raise not_fitted(self, how)
+        return net
 
-    def _forward_point(self, vec: object) -> int:
-        """Run one point through the network into self._out; returns the arg-max output."""
-        self._require_trained(self._fit_hint)
-        n_in = int(self._sizes[0])
+    def _forward_point(self, vec: object) -> tuple[_Net, int]:
+        """Run one point through the network into net.out; returns (net, arg-max output)."""
+        net = self._trained_net(self._fit_hint)
+        n_in = int(net.sizes[0])
         x = vec if (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.shape == (n_in,)) \
             else as_vector(vec, n_in, "point")
-        best = K.predict_one(self._params, self._sizes, self._acts, self._softmax, x, self._work, self._out)
+        best = K.predict_one(net.params, net.sizes, net.acts, self._softmax, x, net.work, net.out)
         if best < 0:
             as_vector(x, n_in, "point")  # raises, naming the non-finite positions
-        return best
+        return net, best
 
-    def _forward_matrix(self, m: np.ndarray) -> np.ndarray:
-        out = np.empty((m.shape[0], int(self._sizes[-1])))
-        A = np.empty((self._uoff[-1], EVAL_CHUNK))
-        K.predict_rows(self._params, self._sizes, self._acts, self._poff, self._uoff, self._softmax,
-                       np.ascontiguousarray(m), A, out)
-        return out
-
-    def _inputs_matrix(self, dataset: DataSet) -> tuple[list[str], np.ndarray]:
-        self._require_trained(self._fit_hint)
+    def _forward_dataset(self, dataset: DataSet) -> tuple[_Net, list[str], np.ndarray]:
+        """(net, ids, outputs) for every point of a DataSet."""
+        net = self._trained_net(self._fit_hint)
         if not isinstance(dataset, DataSet):
             raise ValueError(f"predict needs a DataSet, got {type(dataset).__name__}")
-        if dataset.cols != self._sizes[0]:
-            raise ValueError(f"the network takes {self._sizes[0]} columns but the DataSet has "
+        if dataset.cols != net.sizes[0]:
+            raise ValueError(f"the network takes {net.sizes[0]} columns but the DataSet has "
                              f"{dataset.cols}: transform it like the training data")
-        return dataset.to_numpy()
+        ids, m = dataset.to_numpy()
+        out = np.empty((len(ids), int(net.sizes[-1])))
+        A = np.empty((net.uoff[-1], EVAL_CHUNK))
+        K.predict_rows(net.params, net.sizes, net.acts, net.poff, net.uoff, self._softmax, m, A, out)
+        return net, ids, out
 
     # --- training -------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, Y: np.ndarray, compatible: bool, progress: Progress | None,
-             on_build: Callable[[], None]) -> float:
+             labels: Sequence[str] = ()) -> float:
         with self._idle("start another fit"):
             self._stop[0] = 0
             if not compatible:
                 self._reset()
-            fresh = self._params is None
+            fresh = self._net is None
             if fresh:
-                self._build(X.shape[1], Y.shape[1])
-                on_build()
-            before = (self._params.copy(), self._vel.copy(), self._epochs, self._trained)
+                self._build(X.shape[1], Y.shape[1], labels)
+            net = self._net
+            before = (net.params.copy(), net.vel.copy(), self._epochs, self._trained)
             try:
-                return self._train(X, Y, progress)
+                return self._train(net, X, Y, progress)
             except TrainingDivergedError:
                 if fresh:
                     self._reset()
                 else:
-                    self._params[:], self._vel[:] = before[0], before[1]
+                    net.params[:], net.vel[:] = before[0], before[1]
                     self._epochs, self._trained = before[2], before[3]
                 raise
 
@@ -300,10 +315,10 @@ class _MLP:
         perm = np.random.default_rng(self._split_seed).permutation(n)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-    def _train(self, X: np.ndarray, Y: np.ndarray, progress: Progress | None) -> float:
+    def _train(self, net: _Net, X: np.ndarray, Y: np.ndarray, progress: Progress | None) -> float:
         train_rows, val_rows = self._split(X.shape[0])
-        params, vel = self._params, self._vel
-        sizes, acts, poff, uoff, sm = self._sizes, self._acts, self._poff, self._uoff, self._softmax
+        params, vel = net.params, net.vel
+        sizes, acts, poff, uoff, sm = net.sizes, net.acts, net.poff, net.uoff, self._softmax
         grad = np.empty_like(params)
         units = int(uoff[-1])
         eval_A = np.empty((units, EVAL_CHUNK))
@@ -352,15 +367,15 @@ class _MLP:
         return float(K.evaluate(params, sizes, acts, poff, uoff, sm, X, Y, train_rows, eval_A) / len(train_rows))
 
     # --- JSON -----------------------------------------------------------------------------------
-    def _layers_to_list(self) -> list[dict]:
+    @staticmethod
+    def _layers_to_list(net: _Net) -> list[dict]:
         layers = []
-        sizes = self._sizes
-        for l in range(len(sizes) - 1):
-            nin, nout = int(sizes[l]), int(sizes[l + 1])
-            w0 = self._poff[l]
-            W = self._params[w0:w0 + nin * nout].reshape(nin, nout)
-            b = self._params[w0 + nin * nout:self._poff[l + 1]]
-            layers.append({"activation": int(self._acts[l]), "biases": b.tolist(), "cols": nout,
+        for l in range(len(net.sizes) - 1):
+            nin, nout = int(net.sizes[l]), int(net.sizes[l + 1])
+            w0 = net.poff[l]
+            W = net.params[w0:w0 + nin * nout].reshape(nin, nout)
+            b = net.params[w0 + nin * nout:net.poff[l + 1]]
+            layers.append({"activation": int(net.acts[l]), "biases": b.tolist(), "cols": nout,
                            "rows": nin, "weights": W.tolist()})
         return layers
 
@@ -395,7 +410,7 @@ class _MLP:
             chunks += [W.ravel(), b]
         return sizes, acts, np.concatenate(chunks)
 
-    def _adopt(self, sizes: list[int], acts: list[int], params: np.ndarray) -> None:
+    def _adopt(self, sizes: list[int], acts: list[int], params: np.ndarray, labels: Sequence[str] = ()) -> None:
         hidden_acts = set(acts[:-1])
         if len(hidden_acts) > 1:
             raise ValueError(f"MLP JSON hidden layers use different activations {acts[:-1]}: "
@@ -403,8 +418,7 @@ class _MLP:
         self._hidden = tuple(sizes[1:-1])
         if hidden_acts:
             self._activation = ACTIVATION_NAMES[acts[0]]
-        self._set_layout(sizes, acts)
-        self._params, self._vel = params, np.zeros_like(params)
+        self._net = _make_net(sizes, acts, params, labels)
         self._trained = True
 
     def save(self, path: str | os.PathLike) -> None:
@@ -441,7 +455,8 @@ class MLPRegressor(_MLP):
 
     @property
     def n_outputs(self) -> int | None:
-        return None if self._params is None else int(self._sizes[-1])
+        net = self._net
+        return None if net is None else int(net.sizes[-1])
 
     def _output_activation_code(self) -> int:
         return K.ACTIVATIONS[self._output_activation]
@@ -458,22 +473,20 @@ class MLPRegressor(_MLP):
         target_ids, T = targets.to_numpy()
         row = {i: k for k, i in enumerate(target_ids)}
         Y = T[[row[i] for i in ids]]
-        compatible = self._params is not None and self._sizes[0] == X.shape[1] and self._sizes[-1] == Y.shape[1]
-        return self._fit(X, Y, compatible, progress if progress is not None else self.progress, lambda: None)
+        net = self._net
+        compatible = net is not None and net.sizes[0] == X.shape[1] and net.sizes[-1] == Y.shape[1]
+        return self._fit(X, Y, compatible, progress if progress is not None else self.progress)
 
     def predict_point(self, vec: Sequence[float] | np.ndarray) -> np.ndarray:
-        self._forward_point(vec)
-        return self._out.copy()
+        net, _ = self._forward_point(vec)
+        return net.out.copy()
 
     def predict(self, dataset: DataSet) -> DataSet:
-        ids, m = self._inputs_matrix(dataset)
-        if not ids:
-            return DataSet(int(self._sizes[-1]))
-        return DataSet.from_numpy(ids, self._forward_matrix(m))
+        net, ids, out = self._forward_dataset(dataset)
+        return DataSet.from_numpy(ids, out) if ids else DataSet(int(net.sizes[-1]))
 
     def to_dict(self) -> dict:
-        self._require_trained("call fit(inputs, targets) before saving")
-        return {"layers": self._layers_to_list()}
+        return {"layers": self._layers_to_list(self._trained_net("call fit(inputs, targets) before saving"))}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MLPRegressor":
@@ -494,17 +507,14 @@ class MLPClassifier(_MLP):
                  max_iter: int = 1000, learn_rate: float = 0.01, momentum: float = 0.5,
                  batch_size: int = 50, validation: float = 0.2, seed: int | None = None,
                  progress: Progress | None = None):
-        self._classes: list[str] = []
         super().__init__(hidden_layers, activation, max_iter, learn_rate, momentum, batch_size,
                          validation, seed, progress)
 
     @property
     def classes(self) -> list[str]:
         """The labels, in the order of the network's outputs ([] until fitted or loaded)."""
-        return list(self._classes)
-
-    def _outputs_changed(self) -> None:
-        self._classes = []
+        net = self._net
+        return [] if net is None else list(net.labels)
 
     def _output_activation_code(self) -> int:
         return K.SIGMOID  # what FluCoMa's classifier uses; our kernels apply softmax instead
@@ -519,42 +529,39 @@ class MLPClassifier(_MLP):
         ids, X = paired(inputs, labels)
         label_of = [labels.get_label(i) for i in ids]
         classes = labels.classes()
-        compatible = (self._params is not None and self._sizes[0] == X.shape[1]
-                      and set(classes) == set(self._classes))
-        order = self._classes if compatible else classes
+        net = self._net
+        compatible = net is not None and net.sizes[0] == X.shape[1] and set(classes) == set(net.labels)
+        order = list(net.labels) if compatible else classes
         index = {c: k for k, c in enumerate(order)}
         Y = np.zeros((len(ids), len(order)))
         Y[np.arange(len(ids)), [index[c] for c in label_of]] = 1.0
-
-        def adopt_classes() -> None:
-            self._classes = list(order)
-
-        return self._fit(X, Y, compatible, progress if progress is not None else self.progress, adopt_classes)
+        return self._fit(X, Y, compatible, progress if progress is not None else self.progress, order)
 
     def predict_point(self, vec: Sequence[float] | np.ndarray) -> str:
-        return self._classes[self._forward_point(vec)]
+        net, best = self._forward_point(vec)
+        return net.labels[best]
 
     def predict_proba_point(self, vec: Sequence[float] | np.ndarray) -> dict[str, float]:
         """{label: probability} (softmax outputs, summing to 1)."""
-        self._forward_point(vec)
-        return dict(zip(self._classes, self._out.tolist()))
+        net, _ = self._forward_point(vec)
+        return dict(zip(net.labels, net.out.tolist()))
 
     def predict_proba(self, dataset: DataSet) -> tuple[list[str], np.ndarray]:
         """(ids, probabilities) with one column per label, in the order of ``classes``."""
-        ids, m = self._inputs_matrix(dataset)
-        return ids, (self._forward_matrix(m) if ids else np.empty((0, len(self._classes))))
+        _, ids, out = self._forward_dataset(dataset)
+        return ids, out
 
     def predict(self, dataset: DataSet) -> LabelSet:
-        ids, p = self.predict_proba(dataset)
+        net, ids, p = self._forward_dataset(dataset)
         out = LabelSet()
         for i, k in zip(ids, p.argmax(axis=1) if ids else []):
-            out.add_label(i, self._classes[k])
+            out.add_label(i, net.labels[k])
         return out
 
     def to_dict(self) -> dict:
-        self._require_trained("call fit(inputs, labels) before saving")
-        return {"labels": {"labels": list(self._classes), "rows": len(self._classes)},
-                "mlp": {"layers": self._layers_to_list()}}
+        net = self._trained_net("call fit(inputs, labels) before saving")
+        return {"labels": {"labels": list(net.labels), "rows": len(net.labels)},
+                "mlp": {"layers": self._layers_to_list(net)}}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MLPClassifier":
@@ -568,6 +575,5 @@ class MLPClassifier(_MLP):
             raise ValueError(f"MLPClassifier JSON has {len(labels)} labels but {sizes[-1]} outputs: "
                              "they must match (and be at least 2)")
         mlp = cls()
-        mlp._adopt(sizes, acts, params)
-        mlp._classes = list(labels)
+        mlp._adopt(sizes, acts, params, labels)
         return mlp
