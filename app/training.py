@@ -17,16 +17,16 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
-from model.dataset import DataSet, LabelSet
-from model.scalers import Normalize, RobustScale, Standardize
+if TYPE_CHECKING:   # model/ is imported when training starts: `timbrel --help` needs only the settings
+    from model.dataset import DataSet, LabelSet
 
 ALGORITHMS = ("mlp", "knn")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
-SCALERS = {"standardize": Standardize, "normalize": Normalize, "robust": RobustScale, "none": None}
+SCALERS = ("standardize", "normalize", "robust", "none")   # model.scalers classes, or no scaling
 
 EpochCallback = Callable[[int, float, float | None], Any]   # (epoch, train_error, validation_error)
 FitCallback = Callable[["FitReport"], Any]
@@ -91,7 +91,8 @@ class TrainSettings:
 
 def make_scaler(settings: TrainSettings):
     """A fresh, unfitted scaler (or None for 'none')."""
-    cls = SCALERS[settings.scaler]
+    from model.scalers import Normalize, RobustScale, Standardize
+    cls = {"standardize": Standardize, "normalize": Normalize, "robust": RobustScale}.get(settings.scaler)
     return cls() if cls is not None else None
 
 
@@ -148,7 +149,7 @@ class Trainer:
     from any thread: the model stops at its next batch and ``run`` returns what it has.
     """
 
-    def __init__(self, dataset: DataSet, labels: LabelSet, settings: TrainSettings | None = None, *,
+    def __init__(self, dataset: "DataSet", labels: "LabelSet", settings: TrainSettings | None = None, *,
                  on_epoch: EpochCallback | None = None, on_fit: FitCallback | None = None) -> None:
         self.dataset = dataset
         self.labels = labels
@@ -264,7 +265,7 @@ class Evaluation:
                 "clips": [asdict(c) for c in self.clips]}
 
 
-def evaluate(classifier: ProbabilisticClassifier, dataset: DataSet, labels: LabelSet,
+def evaluate(classifier: ProbabilisticClassifier, dataset: "DataSet", labels: "LabelSet",
              clip_of: Callable[[str], str] = lambda pid: pid.rsplit("-", 1)[0]) -> Evaluation:
     """Classify each clip by the mean probability over its points and compare with its label.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 
 # Shown first in --help, in this order; any other module follows alphabetically.
@@ -21,4 +22,11 @@ CORE = ("demo", "analyse", "train", "predict", "gui")
 def command_modules() -> list[ModuleType]:
     names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
     ordered = [n for n in CORE if n in names] + sorted(n for n in names if n not in CORE)
-    return [importlib.import_module(f"{__name__}.{n}") for n in ordered]
+    modules = []
+    for name in ordered:
+        try:
+            modules.append(importlib.import_module(f"{__name__}.{name}"))
+        except Exception as exc:  # noqa: BLE001 - one broken command must not take the others down
+            print(f"timbrel: warning: command {name!r} is unavailable ({type(exc).__name__}: {exc})",
+                  file=sys.stderr)
+    return modules
