@@ -266,6 +266,9 @@ def test_stop_from_another_thread():
     t.start()
     assert started.wait(60)
     assert m.training
+    for x in X.to_numpy()[1][:50]:  # the GUI predicts while a worker thread trains
+        assert np.isfinite(m.predict_point(x)).all()
+    m.learn_rate = 0.005  # plain parameters may change mid-fit; they apply from the next epoch
     with pytest.raises(ValueError, match="while fit is running"):
         m.hidden_layers = [2]
     m.stop()
