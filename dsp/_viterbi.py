@@ -53,19 +53,26 @@ def _band_pass(src: np.ndarray, coef_t: np.ndarray, half: int, best: np.ndarray,
             a[i] = (k0 + i) if better else a[i]
 
 
-@njit(cache=True, nogil=True)
-def _sparse_pass(src: np.ndarray, bins: np.ndarray, n_bins: int, coef_t: np.ndarray, half: int,
-                 best: np.ndarray, arg: np.ndarray) -> None:
-    """_band_pass from the few voiced sources `bins` (ascending) only."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sparse_pass(src: np.ndarray, bins: np.ndarray, n_bins: int, coef_src: np.ndarray,
+                 half: int, best: np.ndarray, arg: np.ndarray) -> None:
+    """_band_pass from the few voiced sources `bins` (ascending) only.
+    coef_src[k, e]: log transition from bin k into bin k - half + e."""
     n = best.shape[0]
     for c in range(n_bins):
         k = bins[c]
         sv = src[k]
-        for j in range(max(0, k - half), min(n, k + half + 1)):
-            v = sv + coef_t[k - j + half, j]
-            if v > best[j]:
-                best[j] = v
-                arg[j] = k
+        e0 = max(0, half - k)
+        e1 = min(2 * half + 1, n - k + half)
+        r = coef_src[k, e0:e1]
+        b = best[k - half + e0: k - half + e1]
+        a = arg[k - half + e0: k - half + e1]
+        for i in range(e1 - e0):
+            v = sv + r[i]
+            bi = b[i]
+            better = v > bi
+            b[i] = v if better else bi
+            a[i] = k if better else a[i]
 
 
 @njit(cache=True, nogil=True)
@@ -82,16 +89,18 @@ def _out_of_band(g: int, g_val: float, n: int, half: int, best: np.ndarray,
 
 @njit(cache=True, nogil=True)
 def _point_best(v_prev: np.ndarray, j: int, n: int, half: int, prev_dense: bool,
-                prev_bins: np.ndarray, prev_nb: int, stay_t: np.ndarray, switch_t: np.ndarray,
-                g: int, g_val: float) -> tuple[float, int]:
-    """Best predecessor of voiced bin j (voiced sources stay, unvoiced sources switch)."""
+                prev_bins: np.ndarray, prev_nb: int, stay_dst: np.ndarray,
+                switch_dst: np.ndarray, g: int, g_val: float) -> tuple[float, int]:
+    """Best predecessor of voiced bin j (voiced sources stay, unvoiced sources switch).
+    *_dst[j, e]: log transition into bin j from bin j - half + e."""
     best = -np.inf
     arg = -1
     lo = max(0, j - half)
     hi = min(n - 1, j + half)
+    stay_row = stay_dst[j]
     if prev_dense:
         for k in range(lo, hi + 1):
-            c = v_prev[k] + stay_t[k - j + half, j]
+            c = v_prev[k] + stay_row[k - j + half]
             if c > best:
                 best = c
                 arg = k
@@ -99,12 +108,13 @@ def _point_best(v_prev: np.ndarray, j: int, n: int, half: int, prev_dense: bool,
         for c_i in range(prev_nb):
             k = prev_bins[c_i]
             if lo <= k <= hi:
-                c = v_prev[k] + stay_t[k - j + half, j]
+                c = v_prev[k] + stay_row[k - j + half]
                 if c > best:
                     best = c
                     arg = k
+    switch_row = switch_dst[j]
     for k in range(lo, hi + 1):
-        c = v_prev[n + k] + switch_t[k - j + half, j]
+        c = v_prev[n + k] + switch_row[k - j + half]
         if c > best:
             best = c
             arg = n + k
@@ -117,17 +127,17 @@ def _point_best(v_prev: np.ndarray, j: int, n: int, half: int, prev_dense: bool,
 @njit(cache=True, nogil=True)
 def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, prev_nb: int,
                  bins: np.ndarray, logp: np.ndarray, nb: int, obs_u: float, dense: bool,
-                 stay_t: np.ndarray, switch_t: np.ndarray, half: int, log_tiny: float,
-                 v_out: np.ndarray, ptr_out: np.ndarray, best: np.ndarray,
-                 arg: np.ndarray) -> None:
+                 tables: tuple, half: int, log_tiny: float, v_out: np.ndarray,
+                 ptr_out: np.ndarray, best: np.ndarray, arg: np.ndarray) -> None:
     """One forward step: v_out[s] = obs[s] + max_k (v_prev[k] + log_trans[k, s]).
 
     prev_dense / dense: whether all voiced states of the previous / this frame are live
     (voiced_prob == 1); otherwise only prev_bins[:prev_nb] / bins[:nb] are. logp: log
-    observation of each candidate bin; obs_u: that of every unvoiced bin. stay_t[e, j] /
-    switch_t[e, j]: log transition into bin j from bin j - half + e within / across voicing.
+    observation of each candidate bin; obs_u: that of every unvoiced bin. tables: the log
+    transitions within (stay) and across (switch) voicing in three layouts (see make_tables).
     best, arg: scratch of length n.
     """
+    stay_t, switch_t, stay_src, switch_src, stay_dst, switch_dst = tables
     n = best.shape[0]
     g = global_argmax(v_prev)
     g_val = v_prev[g] + log_tiny
@@ -138,7 +148,7 @@ def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, pr
     if prev_dense:
         _band_pass(v_prev, switch_t, half, best, arg, 0)
     else:
-        _sparse_pass(v_prev, prev_bins, prev_nb, switch_t, half, best, arg)
+        _sparse_pass(v_prev, prev_bins, prev_nb, switch_src, half, best, arg)
     _band_pass(v_prev_u, stay_t, half, best, arg, n)
     _out_of_band(g, g_val, n, half, best, arg)
     for j in range(n):
@@ -151,7 +161,7 @@ def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, pr
         if prev_dense:
             _band_pass(v_prev, stay_t, half, best, arg, 0)
         else:
-            _sparse_pass(v_prev, prev_bins, prev_nb, stay_t, half, best, arg)
+            _sparse_pass(v_prev, prev_bins, prev_nb, stay_src, half, best, arg)
         _band_pass(v_prev_u, switch_t, half, best, arg, n)
         _out_of_band(g, g_val, n, half, best, arg)
         for j in range(n):
@@ -166,8 +176,8 @@ def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, pr
             ptr_out[j] = 0
         for c in range(nb):
             j = bins[c]
-            b, a = _point_best(v_prev, j, n, half, prev_dense, prev_bins, prev_nb, stay_t,
-                               switch_t, g, g_val)
+            b, a = _point_best(v_prev, j, n, half, prev_dense, prev_bins, prev_nb, stay_dst,
+                               switch_dst, g, g_val)
             v_out[j] = logp[c] + b
             ptr_out[j] = a
 
@@ -186,8 +196,8 @@ def viterbi_init(bins: np.ndarray, logp: np.ndarray, nb: int, obs_u: float, dens
 
 @njit(cache=True, nogil=True)
 def viterbi_offline(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.ndarray,
-                    obs_u: np.ndarray, dense: np.ndarray, log_init: float, stay_t: np.ndarray,
-                    switch_t: np.ndarray, half: int, log_tiny: float, n: int) -> np.ndarray:
+                    obs_u: np.ndarray, dense: np.ndarray, log_init: float, tables: tuple,
+                    half: int, log_tiny: float, n: int) -> np.ndarray:
     """Whole-sequence decoding; returns the state sequence like librosa.sequence.viterbi."""
     n_steps = n_cand.shape[0]
     states = np.zeros(n_steps, dtype=np.int64)
@@ -201,10 +211,50 @@ def viterbi_offline(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.ndar
     viterbi_init(cand_bin[0], cand_logp[0], n_cand[0], obs_u[0], dense[0], log_init, log_tiny, v)
     for t in range(1, n_steps):
         viterbi_step(v, dense[t - 1], cand_bin[t - 1], n_cand[t - 1], cand_bin[t],
-                     cand_logp[t], n_cand[t], obs_u[t], dense[t], stay_t, switch_t, half,
+                     cand_logp[t], n_cand[t], obs_u[t], dense[t], tables, half,
                      log_tiny, v_next, ptr[t], best, arg)
         v, v_next = v_next, v
     states[n_steps - 1] = global_argmax(v)
     for t in range(n_steps - 2, -1, -1):
         states[t] = ptr[t + 1, states[t + 1]]
     return states
+
+
+def make_tables(stay: np.ndarray, switch: np.ndarray, half: int) -> tuple:
+    """From stay[j, e] / switch[j, e] (log transition into bin j from bin j - half + e; -inf
+    outside the pitch range) build (stay_t, switch_t, stay_src, switch_src, stay_dst,
+    switch_dst): *_t[e, j] for vectorised passes over destinations, *_src[k, e] (from bin k
+    into k - half + e) for passes out of a few sources, *_dst = the input for single bins."""
+    n = stay.shape[0]
+    out = []
+    for coef in (stay, switch):
+        coef_t = np.ascontiguousarray(coef.T)
+        src = np.full_like(coef, -np.inf)
+        for k in range(n):
+            for e in range(2 * half + 1):
+                j = k - half + e
+                if 0 <= j < n:
+                    src[k, e] = coef_t[2 * half - e, j]
+        out.append((coef_t, src, np.ascontiguousarray(coef)))
+    (st, ss, sd), (wt, ws, wd) = out
+    return st, wt, ss, ws, sd, wd
+
+
+@njit(cache=True, nogil=True)
+def prune_candidates(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.ndarray,
+                     obs_u: np.ndarray, dense: np.ndarray, margin: float) -> None:
+    """Drop candidates that can never be decoded (in place): a voiced bin whose observation is
+    below its unvoiced twin's by more than `margin` (twice the largest |stay - switch| log
+    transition gap, plus slack) loses to the twin for every predecessor and successor, as a
+    candidate-free bin does. Frames with voiced_prob == 1 keep all (they are dense anyway)."""
+    for t in range(n_cand.shape[0]):
+        if dense[t]:
+            continue
+        floor = obs_u[t] - margin
+        kept = 0
+        for c in range(n_cand[t]):
+            if cand_logp[t, c] >= floor:
+                cand_bin[t, kept] = cand_bin[t, c]
+                cand_logp[t, kept] = cand_logp[t, c]
+                kept += 1
+        n_cand[t] = kept

@@ -56,8 +56,8 @@ class _Model:
     no_trough_prob: float
     freqs: np.ndarray
     half: int
-    stay_t: np.ndarray  # (2*half+1, n) log transition within voicing into bin j from j-half+e
-    switch_t: np.ndarray  # same across voicing
+    tables: tuple  # log transitions within / across voicing, see _viterbi.make_tables
+    prune_margin: float  # see _viterbi.prune_candidates
     log_tiny: float
     log_init: float
 
@@ -152,12 +152,14 @@ def _model(sr: float, fmin: float, fmax: float, frame_length: int, hop_length: i
         stay[j, lo - j + half: hi - j + half + 1] = np.log(p_stay * col + _TINY)
         switch[j, lo - j + half: hi - j + half + 1] = np.log(p_switch * col + _TINY)
     log_tiny = float(np.log(np.zeros(1) + _TINY)[0])
+    finite = np.isfinite(stay)
+    prune_margin = 2.0 * float(np.max(np.abs(stay[finite] - switch[finite]))) + 1.0
     p_init = np.ones(2 * n_pitch_bins) / (2 * n_pitch_bins)
     log_init = float(np.log(p_init + _TINY)[0])
     return _Model(float(sr), float(fmin), frame_length, hop_length, min_period, max_period,
                   n_pitch_bins, 12 * bins_per_semitone, thresholds, beta_probs, beta_head_sums,
-                  boltz, float(no_trough_prob), freqs, half, np.ascontiguousarray(stay.T),
-                  np.ascontiguousarray(switch.T), log_tiny, log_init)
+                  boltz, float(no_trough_prob), freqs, half,
+                  _viterbi.make_tables(stay, switch, half), prune_margin, log_tiny, log_init)
 
 
 # --------------------------------------------------------------------------- frame analysis
@@ -235,7 +237,9 @@ class _Analyser:
         # logs through numpy, exactly as librosa takes them
         cand_logp = np.log(cand_prob + _TINY)
         obs_u = np.log((1 - vp) / m.n_pitch_bins + _TINY)
-        return _Observations(cand_bin, cand_logp, n_cand, obs_u, vp >= 1.0, vp)
+        dense = vp >= 1.0
+        _viterbi.prune_candidates(cand_bin, cand_logp, n_cand, obs_u, dense, m.prune_margin)
+        return _Observations(cand_bin, cand_logp, n_cand, obs_u, dense, vp)
 
 
 def _as_audio(y: np.ndarray) -> np.ndarray:
@@ -317,8 +321,8 @@ def _pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
         chunks.append(analyser.observe(y64[k0 * m.hop_length:], k1 - k0))
     obs = _concat(chunks)
     states = _viterbi.viterbi_offline(obs.cand_bin, obs.cand_logp, obs.n_cand, obs.obs_u,
-                                      obs.dense, m.log_init, m.stay_t, m.switch_t, m.half,
-                                      m.log_tiny, m.n_pitch_bins)
+                                      obs.dense, m.log_init, m.tables, m.half, m.log_tiny,
+                                      m.n_pitch_bins)
     vp = obs.voiced_prob
     voiced = states < m.n_pitch_bins
     f0 = m.freqs[states % m.n_pitch_bins]
@@ -499,8 +503,8 @@ class PitchTracker:
                                   m.log_tiny, self._v)
         else:
             _viterbi.viterbi_step(self._v, self._prev_dense, self._prev_bins, self._prev_nb,
-                                  bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.stay_t,
-                                  m.switch_t, m.half, m.log_tiny, self._v_next,
+                                  bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.tables,
+                                  m.half, m.log_tiny, self._v_next,
                                   self._ptr[t % self.lag] if self.lag else self._ptr[0],
                                   self._best, self._arg)
             self._v, self._v_next = self._v_next, self._v
