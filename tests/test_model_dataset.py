@@ -136,3 +136,28 @@ def test_labelset_rejects_dataset_json(flucoma_dir):
 def test_empty_dataset_round_trip():
     ds = DataSet.from_dict({"cols": 4, "data": {}})
     assert len(ds) == 0 and ds.cols == 4 and ds.to_numpy()[1].shape == (0, 4)
+
+
+def test_any_ids_and_finite_values_round_trip_exactly(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    finite = st.floats(allow_nan=False, allow_infinity=False)
+    points = st.dictionaries(st.text(min_size=1, max_size=8), st.lists(finite, min_size=3, max_size=3),
+                             max_size=12)
+
+    @settings(max_examples=60, deadline=None)
+    @given(points, st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=3))
+    def check(data, names):
+        ds = DataSet(3)
+        ls = LabelSet()
+        for k, (point_id, vec) in enumerate(data.items()):
+            ds.add_point(point_id, vec)
+            ls.add_label(point_id, names[k % len(names)])
+        ds.save(tmp_path / "d.json")
+        ls.save(tmp_path / "l.json")
+        again = DataSet.load(tmp_path / "d.json")
+        assert again.ids == ds.ids and np.array_equal(again.to_numpy()[1], ds.to_numpy()[1])
+        assert LabelSet.load(tmp_path / "l.json").to_dict() == ls.to_dict()
+
+    check()
