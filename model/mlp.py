@@ -43,6 +43,7 @@ PATIENCE = 10  # epochs without a better held-out error before training stops (F
 EVAL_CHUNK = 256  # rows per forward pass when measuring errors or predicting a DataSet
 
 ACTIVATION_NAMES = {v: k for k, v in K.ACTIVATIONS.items()}
+_FLOAT64 = np.dtype(np.float64)
 
 Progress = Callable[[int, float, "float | None"], "bool | None"]
 
@@ -59,12 +60,13 @@ class _Net(NamedTuple):
     work: np.ndarray  # predict_point's scratch space
     out: np.ndarray  # predict_point's output
     labels: tuple[str, ...]  # classifier: the label of each output
+    in_shape: tuple[int]  # shape of one input point, for predict_point's fast check
 
 
 def _make_net(sizes: list[int], acts: list[int], params: np.ndarray, labels: Sequence[str] = ()) -> _Net:
     s, poff, uoff = K.layout(sizes)
     return _Net(s, np.asarray(acts, dtype=np.int64), poff, uoff, params, np.zeros_like(params),
-                np.zeros(2 * max(sizes)), np.zeros(sizes[-1]), tuple(labels))
+                np.zeros(2 * max(sizes)), np.zeros(sizes[-1]), tuple(labels), (int(sizes[0]),))
 
 
 class TrainingDivergedError(ValueError):
@@ -262,13 +264,15 @@ class _MLP:
 
     def _forward_point(self, vec: object) -> tuple[_Net, int]:
         """Run one point through the network into net.out; returns (net, arg-max output)."""
-        net = self._trained_net(self._fit_hint)
-        n_in = int(net.sizes[0])
-        x = vec if (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.shape == (n_in,)) \
-            else as_vector(vec, n_in, "point")
+        net = self._net
+        if net is None or not self._trained:
+            raise not_fitted(self, self._fit_hint)
+        # the live path passes float64 vectors: checked in a few cheap steps (finiteness in the kernel)
+        x = vec if (type(vec) is np.ndarray and vec.dtype is _FLOAT64 and vec.shape == net.in_shape) \
+            else as_vector(vec, net.in_shape[0], "point")
         best = K.predict_one(net.params, net.sizes, net.acts, self._softmax, x, net.work, net.out)
         if best < 0:
-            as_vector(x, n_in, "point")  # raises, naming the non-finite positions
+            as_vector(x, net.in_shape[0], "point")  # raises, naming the non-finite positions
         return net, best
 
     def _forward_dataset(self, dataset: DataSet) -> tuple[_Net, list[str], np.ndarray]:
