@@ -194,32 +194,6 @@ def viterbi_init(bins: np.ndarray, logp: np.ndarray, nb: int, obs_u: float, dens
         v_out[bins[c]] = logp[c] + log_init
 
 
-@njit(cache=True, nogil=True)
-def viterbi_offline(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.ndarray,
-                    obs_u: np.ndarray, dense: np.ndarray, log_init: float, tables: tuple,
-                    half: int, log_tiny: float, n: int) -> np.ndarray:
-    """Whole-sequence decoding; returns the state sequence like librosa.sequence.viterbi."""
-    n_steps = n_cand.shape[0]
-    states = np.zeros(n_steps, dtype=np.int64)
-    if n_steps == 0:
-        return states
-    ptr = np.zeros((n_steps, 2 * n), dtype=np.uint16)
-    v = np.empty(2 * n)
-    v_next = np.empty(2 * n)
-    best = np.empty(n)
-    arg = np.empty(n, dtype=np.int64)
-    viterbi_init(cand_bin[0], cand_logp[0], n_cand[0], obs_u[0], dense[0], log_init, log_tiny, v)
-    for t in range(1, n_steps):
-        viterbi_step(v, dense[t - 1], cand_bin[t - 1], n_cand[t - 1], cand_bin[t],
-                     cand_logp[t], n_cand[t], obs_u[t], dense[t], tables, half,
-                     log_tiny, v_next, ptr[t], best, arg)
-        v, v_next = v_next, v
-    states[n_steps - 1] = global_argmax(v)
-    for t in range(n_steps - 2, -1, -1):
-        states[t] = ptr[t + 1, states[t + 1]]
-    return states
-
-
 def make_tables(stay: np.ndarray, switch: np.ndarray, half: int) -> tuple:
     """From stay[j, e] / switch[j, e] (log transition into bin j from bin j - half + e; -inf
     outside the pitch range) build (stay_t, switch_t, stay_src, switch_src, stay_dst,
@@ -258,3 +232,68 @@ def prune_candidates(cand_bin: np.ndarray, cand_logp: np.ndarray, n_cand: np.nda
                 cand_logp[t, kept] = cand_logp[t, c]
                 kept += 1
         n_cand[t] = kept
+
+
+@njit(cache=True, nogil=True)
+def backtrack_state(v: np.ndarray, ptr: np.ndarray, t: int, steps: int) -> int:
+    """State of frame t - steps on the best path ending at frame t (ptr rows are t % rows)."""
+    s = global_argmax(v)
+    rows = ptr.shape[0]
+    for u in range(t, t - steps, -1):
+        s = int(ptr[u % rows, s])
+    return s
+
+
+@njit(cache=True, nogil=True)
+def backtrack_path(v: np.ndarray, ptr: np.ndarray, t: int, count: int) -> np.ndarray:
+    """States of frames t - count + 1 .. t on the best path ending at frame t."""
+    states = np.empty(count, dtype=np.int64)
+    if count == 0:
+        return states
+    rows = ptr.shape[0]
+    s = global_argmax(v)
+    states[count - 1] = s
+    for i in range(count - 2, -1, -1):
+        s = int(ptr[(t - (count - 2 - i)) % rows, s])
+        states[i] = s
+    return states
+
+
+@njit(cache=True, nogil=True)
+def forward(v: np.ndarray, v_next: np.ndarray, best: np.ndarray, arg: np.ndarray,
+            prev_bins: np.ndarray, meta: np.ndarray, cand_bin: np.ndarray,
+            cand_logp: np.ndarray, n_cand: np.ndarray, obs_u: np.ndarray, dense: np.ndarray,
+            n_frames: int, tables: tuple, half: int, log_tiny: float, log_init: float,
+            ptr: np.ndarray, lag: int, renorm: bool, decided: np.ndarray) -> int:
+    """Forward Viterbi over the next n_frames frames of a sequence.
+
+    Carries the decoder state across calls: v (2n) values, prev_bins + meta = [previous
+    frame's live candidate count, its dense flag, frames done]. Back-pointers of frame t go to
+    ptr[t % len(ptr)] (all frames offline, a ring of `lag` rows when streaming). With lag >= 0
+    the state of frame t - lag is decided as soon as frame t is in (fixed-lag decoding) and
+    written to decided[]; returns how many were. renorm keeps values near 0 on long streams.
+    """
+    rows = ptr.shape[0]
+    n_dec = 0
+    for i in range(n_frames):
+        t = meta[2]
+        nb = n_cand[i]
+        if t == 0:
+            viterbi_init(cand_bin[i], cand_logp[i], nb, obs_u[i], dense[i], log_init, log_tiny, v)
+        else:
+            viterbi_step(v, meta[1] != 0, prev_bins, meta[0], cand_bin[i], cand_logp[i], nb,
+                         obs_u[i], dense[i], tables, half, log_tiny, v_next, ptr[t % rows],
+                         best, arg)
+            v[:] = v_next
+            if renorm:
+                top = v[global_argmax(v)]
+                if top < -1e4:
+                    v -= top
+        prev_bins[:nb] = cand_bin[i, :nb]
+        meta[0] = nb
+        meta[1] = 1 if dense[i] else 0
+        meta[2] = t + 1
+        if lag >= 0 and t >= lag:
+            decided[n_dec] = backtrack_state(v, ptr, t, lag)
+            n_dec += 1
+    return n_dec

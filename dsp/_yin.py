@@ -151,3 +151,36 @@ def analyse_frames(frames: np.ndarray, acf: np.ndarray, min_period: int, max_per
             yin, thresholds, beta_probs, beta_head_sums, boltz, no_trough_prob, min_period,
             sr, fmin, n_pitch_bins, bins_per_octave, trough_idx, trough_prob, first_thr,
             cand_bin[t], cand_prob[t])
+
+
+@njit(cache=True, nogil=True)
+def frame_spectra(x: np.ndarray, n_frames: int, blocks_per_frame: int, phase: np.ndarray,
+                  out: np.ndarray) -> None:
+    """Spectrum of each frame's autocorrelation from its hop-blocks' spectra x (B, K).
+
+    out[k] = sum of |x_i|^2 over the frame's blocks i + sum over block pairs (i, i + j),
+    j = 1..len(phase)-1, of conj(x_i) * x_{i+j} * phase[j] (phase[j] delays block i + j by
+    j hops). Per-block products are computed once, then summed per frame.
+    """
+    n_blocks, n_bins = x.shape
+    reach = phase.shape[0] - 1
+    power = np.empty((n_blocks, n_bins))
+    for i in range(n_blocks):
+        for f in range(n_bins):
+            power[i, f] = x[i, f].real * x[i, f].real + x[i, f].imag * x[i, f].imag
+    cross = np.empty((max(reach, 1), n_blocks, n_bins), dtype=np.complex128)
+    for j in range(1, reach + 1):
+        for i in range(n_blocks - j):
+            for f in range(n_bins):
+                cross[j - 1, i, f] = np.conj(x[i, f]) * x[i + j, f] * phase[j, f]
+    for k in range(n_frames):
+        for f in range(n_bins):
+            re = 0.0
+            im = 0.0
+            for i in range(k, k + blocks_per_frame):
+                re += power[i, f]
+            for j in range(1, reach + 1):
+                for i in range(k, k + blocks_per_frame - j):
+                    re += cross[j - 1, i, f].real
+                    im += cross[j - 1, i, f].imag
+            out[k, f] = complex(re, im)

@@ -169,7 +169,7 @@ def _model(sr: float, fmin: float, fmax: float, frame_length: int, hop_length: i
 class _Observations:
     """Per-frame pYIN observations in the compact form the Viterbi kernels take."""
 
-    cand_bin: np.ndarray  # (T, C) candidate pitch bins, ascending, first n_cand[t] valid
+    cand_bin: np.ndarray  # (T, C) live candidate pitch bins, ascending, first n_cand[t] valid
     cand_logp: np.ndarray  # (T, C) their log probabilities
     n_cand: np.ndarray  # (T,)
     obs_u: np.ndarray  # (T,) log observation of every unvoiced state
@@ -177,8 +177,11 @@ class _Observations:
     voiced_prob: np.ndarray  # (T,)
 
 
+_CHUNK = 128  # frames analysed at once: scratch stays in cache, memory stays bounded
+
+
 class _Analyser:
-    """YIN difference functions and pYIN candidates for runs of frames.
+    """YIN difference functions and pYIN candidates for runs of frames, in reused buffers.
 
     When the frame is a whole number of hops (the usual case) the autocorrelations come from
     one short FFT per hop: a frame's ACF over lags 0..max_period is the sum of its hop-blocks'
@@ -192,54 +195,100 @@ class _Analyser:
         self.blocks_per_frame = n_frame // hop if n_frame % hop == 0 else 0
         if self.blocks_per_frame:
             # pairs of blocks up to `reach` apart contribute lags <= max_period
-            self.reach = min(self.blocks_per_frame - 1, (hop - 1 + max_p) // hop)
-            self.n_fft = scipy.fft.next_fast_len(max(hop + max_p, (self.reach + 1) * hop),
+            reach = min(self.blocks_per_frame - 1, (hop - 1 + max_p) // hop)
+            self.n_fft = scipy.fft.next_fast_len(max(hop + max_p, (reach + 1) * hop),
                                                  real=True)
             f = np.arange(self.n_fft // 2 + 1)
-            self.phase = [np.exp(-2j * np.pi * f * (j * hop) / self.n_fft)
-                          for j in range(self.reach + 1)]
-            if self.n_fft == 2 * hop and self.reach == 1:  # exactly (-1)^f
+            self.phase = np.exp(-2j * np.pi * np.outer(np.arange(reach + 1) * hop, f)
+                                / self.n_fft)
+            if self.n_fft == 2 * hop and reach == 1:  # exactly (-1)^f
                 self.phase[1] = np.where(f % 2 == 0, 1.0, -1.0)
+            n_spec = _CHUNK + self.blocks_per_frame - 1
         else:
             self.n_fft = scipy.fft.next_fast_len(n_frame + max_p, real=True)
+            n_spec = _CHUNK
+        n_bins = self.n_fft // 2 + 1
         self.max_cand = (m.n_lags + 1) // 2 + 1
-
-    def acf(self, y: np.ndarray, n_frames: int) -> np.ndarray:
-        """ACF (n_frames, max_period + 1) of frames y[k*hop : k*hop + frame_length]."""
-        m = self.m
-        hop, lags = m.hop_length, m.max_period + 1
-        if not self.blocks_per_frame:
-            frames = _frame_view(y, m.frame_length, hop)[:n_frames]
-            spec = np.fft.rfft(frames, n=self.n_fft, axis=1)
-            return np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=self.n_fft, axis=1)[:, :lags]
-        nb = self.blocks_per_frame
-        blocks = y[: (n_frames + nb - 1) * hop].reshape(-1, hop)
-        x = np.fft.rfft(blocks, n=self.n_fft, axis=1)
-        win = np.lib.stride_tricks.sliding_window_view
-        total = win(x.real ** 2 + x.imag ** 2, nb, axis=0).sum(axis=-1).astype(np.complex128)
-        for j in range(1, self.reach + 1):
-            cross = np.conj(x[:-j]) * x[j:] * self.phase[j]
-            total += win(cross, nb - j, axis=0)[:n_frames].sum(axis=-1)
-        return np.fft.irfft(total, n=self.n_fft, axis=1)[:, :lags]
+        self._spec = np.empty((n_spec, n_bins), dtype=np.complex128)
+        self._total = np.empty((_CHUNK, n_bins), dtype=np.complex128)
+        self._acf = np.empty((_CHUNK, self.n_fft))
+        self._cand_bin = np.zeros((_CHUNK, self.max_cand), dtype=np.int64)
+        self._cand_prob = np.zeros((_CHUNK, self.max_cand))
+        self._cand_logp = np.zeros((_CHUNK, self.max_cand))
+        self._n_cand = np.zeros(_CHUNK, dtype=np.int64)
+        self._vp = np.zeros(_CHUNK)
+        self._obs_u = np.zeros(_CHUNK)
 
     def observe(self, y: np.ndarray, n_frames: int) -> _Observations:
-        """Observations of frames y[k*hop : k*hop + frame_length], k < n_frames (y float64)."""
+        """Observations of frames y[k*hop : k*hop + frame_length], k < n_frames <= _CHUNK
+        (y float64). The arrays are views valid until the next call."""
         m = self.m
-        acf = np.ascontiguousarray(self.acf(y, n_frames))
-        frames = _frame_view(y, m.frame_length, m.hop_length)[:n_frames]
-        cand_bin = np.zeros((n_frames, self.max_cand), dtype=np.int64)
-        cand_prob = np.zeros((n_frames, self.max_cand))
-        n_cand = np.zeros(n_frames, dtype=np.int64)
-        vp = np.zeros(n_frames)
+        hop = m.hop_length
+        frames = _frame_view(y, m.frame_length, hop)[:n_frames]
+        acf = self._acf[:n_frames]
+        if self.blocks_per_frame:
+            n_blocks = n_frames + self.blocks_per_frame - 1
+            spec = self._spec[:n_blocks]
+            np.fft.rfft(y[: n_blocks * hop].reshape(n_blocks, hop), n=self.n_fft, axis=1,
+                        out=spec)
+            total = self._total[:n_frames]
+            _yin.frame_spectra(spec, n_frames, self.blocks_per_frame, self.phase, total)
+        else:
+            total = self._total[:n_frames]
+            np.fft.rfft(frames, n=self.n_fft, axis=1, out=total)
+            np.multiply(total, total.conj(), out=total)
+        np.fft.irfft(total, n=self.n_fft, axis=1, out=acf)
+        cand_bin, cand_prob = self._cand_bin[:n_frames], self._cand_prob[:n_frames]
+        n_cand, vp = self._n_cand[:n_frames], self._vp[:n_frames]
         _yin.analyse_frames(frames, acf, m.min_period, m.max_period, m.thresholds, m.beta_probs,
                             m.beta_head_sums, m.boltz, m.no_trough_prob, m.sr, m.fmin,
                             m.n_pitch_bins, m.bins_per_octave, cand_bin, cand_prob, n_cand, vp)
         # logs through numpy, exactly as librosa takes them
-        cand_logp = np.log(cand_prob + _TINY)
-        obs_u = np.log((1 - vp) / m.n_pitch_bins + _TINY)
+        cand_logp = self._cand_logp[:n_frames]
+        np.log(np.add(cand_prob, _TINY, out=cand_logp), out=cand_logp)
+        obs_u = self._obs_u[:n_frames]
+        np.log((1 - vp) / m.n_pitch_bins + _TINY, out=obs_u)
         dense = vp >= 1.0
         _viterbi.prune_candidates(cand_bin, cand_logp, n_cand, obs_u, dense, m.prune_margin)
         return _Observations(cand_bin, cand_logp, n_cand, obs_u, dense, vp)
+
+
+class _Decoder:
+    """Forward Viterbi state carried across chunks (offline) or pushes (streaming)."""
+
+    def __init__(self, m: _Model, max_cand: int, ptr_rows: int, lag: int):
+        n = m.n_pitch_bins
+        self.m = m
+        self.lag = lag
+        self.v = np.empty(2 * n)
+        self.v_next = np.empty(2 * n)
+        self.best = np.empty(n)
+        self.arg = np.empty(n, dtype=np.int64)
+        self.prev_bins = np.zeros(max_cand, dtype=np.int64)
+        self.meta = np.zeros(3, dtype=np.int64)  # previous n_cand, previous dense, frames done
+        self.ptr = np.zeros((max(ptr_rows, 1), 2 * n),
+                            dtype=np.uint16 if 2 * n <= 65536 else np.uint32)
+        self.decided = np.zeros(_CHUNK, dtype=np.int64)
+
+    @property
+    def frames_done(self) -> int:
+        return int(self.meta[2])
+
+    def reset(self) -> None:
+        self.meta[:] = 0
+
+    def forward(self, obs: _Observations, renorm: bool) -> np.ndarray:
+        """Advance over the chunk's frames; returns the states decided (streaming) on the way."""
+        m = self.m
+        n_dec = _viterbi.forward(self.v, self.v_next, self.best, self.arg, self.prev_bins,
+                                 self.meta, obs.cand_bin, obs.cand_logp, obs.n_cand, obs.obs_u,
+                                 obs.dense, obs.n_cand.shape[0], m.tables, m.half, m.log_tiny,
+                                 m.log_init, self.ptr, self.lag, renorm, self.decided)
+        return self.decided[:n_dec]
+
+    def path(self, count: int) -> np.ndarray:
+        """States of the last `count` frames on the best path ending at the last frame."""
+        return _viterbi.backtrack_path(self.v, self.ptr, self.frames_done - 1, count)
 
 
 def _as_audio(y: np.ndarray) -> np.ndarray:
@@ -294,17 +343,6 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: float = 22050,
     return _pyin_channel(y, m, fill_na, center, pad_mode)
 
 
-_CHUNK_FRAMES = 2048
-
-
-def _concat(chunks: list[_Observations]) -> _Observations:
-    if len(chunks) == 1:
-        return chunks[0]
-    return _Observations(*(np.concatenate([getattr(c, f) for c in chunks])
-                           for f in ("cand_bin", "cand_logp", "n_cand", "obs_u", "dense",
-                                     "voiced_prob")))
-
-
 def _pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
                  pad_mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if center:
@@ -315,15 +353,14 @@ def _pyin_channel(y: np.ndarray, m: _Model, fill_na: float | None, center: bool,
     y64 = np.ascontiguousarray(y, dtype=np.float64)
     n_frames = 1 + (y64.shape[0] - m.frame_length) // m.hop_length
     analyser = _Analyser(m)
-    chunks = []
-    for k0 in range(0, n_frames, _CHUNK_FRAMES):  # bounded scratch memory on long files
-        k1 = min(n_frames, k0 + _CHUNK_FRAMES)
-        chunks.append(analyser.observe(y64[k0 * m.hop_length:], k1 - k0))
-    obs = _concat(chunks)
-    states = _viterbi.viterbi_offline(obs.cand_bin, obs.cand_logp, obs.n_cand, obs.obs_u,
-                                      obs.dense, m.log_init, m.tables, m.half, m.log_tiny,
-                                      m.n_pitch_bins)
-    vp = obs.voiced_prob
+    decoder = _Decoder(m, analyser.max_cand, n_frames, lag=-1)
+    vp = np.empty(n_frames)
+    for k0 in range(0, n_frames, _CHUNK):
+        k1 = min(n_frames, k0 + _CHUNK)
+        obs = analyser.observe(y64[k0 * m.hop_length:], k1 - k0)
+        vp[k0:k1] = obs.voiced_prob
+        decoder.forward(obs, renorm=False)
+    states = decoder.path(n_frames)
     voiced = states < m.n_pitch_bins
     f0 = m.freqs[states % m.n_pitch_bins]
     if fill_na is not None:
@@ -397,14 +434,9 @@ class PitchTracker:
                          float(resolution), float(max_transition_rate), float(switch_prob),
                          float(no_trough_prob))
         self._analyser = _Analyser(self._m)
-        n = self._m.n_pitch_bins
-        self._v = np.empty(2 * n)
-        self._v_next = np.empty(2 * n)
-        self._best = np.empty(n)
-        self._arg = np.empty(n, dtype=np.int64)
-        self._prev_bins = np.zeros(self._analyser.max_cand, dtype=np.int64)
-        self._ptr = np.zeros((max(self.lag, 1), 2 * n), dtype=np.uint16)  # ring, row t % lag
-        self._vp = np.zeros(self.lag + 1)  # ring, row t % (lag + 1)
+        # back-pointers of the last `lag` frames only: the state is bounded
+        self._decoder = _Decoder(self._m, self._analyser.max_cand, self.lag, self.lag)
+        self._vp = np.zeros(self.lag + _CHUNK + 1)  # confidence of undecided frames, ring
         self._buf = np.zeros(4 * self.frame_length)  # grows to the largest block pushed
         self.reset()
 
@@ -422,10 +454,8 @@ class PitchTracker:
         """Start a new stream."""
         self._buf[: self.frame_length // 2] = 0.0  # left padding, as center=True
         self._len = self.frame_length // 2
-        self._n_done = 0  # frames analysed (forward Viterbi done)
         self._n_out = 0  # frames returned
-        self._prev_nb = 0
-        self._prev_dense = False
+        self._decoder.reset()
 
     def push(self, block: np.ndarray) -> PitchFrames:
         """Add samples (any length, any float dtype); returns the frames decided so far.
@@ -468,70 +498,39 @@ class PitchTracker:
         n_new = 0
         if self._len >= m.frame_length:
             n_new = 1 + (self._len - m.frame_length) // hop
-        idx: list[int] = []
-        states: list[int] = []
-        conf: list[float] = []
-        if n_new:
-            obs = self._analyser.observe(self._buf[: self._len], n_new)
-            used = n_new * hop  # keep the samples later frames still need
+        ring = self._vp.shape[0]
+        states, confs = [], []
+        for k0 in range(0, n_new, _CHUNK):
+            k1 = min(n_new, k0 + _CHUNK)
+            obs = self._analyser.observe(self._buf[k0 * hop: self._len], k1 - k0)
+            done = self._decoder.frames_done
+            self._vp[np.arange(done, done + k1 - k0) % ring] = obs.voiced_prob
+            decided = self._decoder.forward(obs, renorm=True)
+            if decided.shape[0]:
+                states.append(decided.copy())
+                confs.append(self._vp[np.arange(self._n_out, self._n_out + decided.shape[0])
+                                      % ring])
+                self._n_out += decided.shape[0]
+        if n_new:  # keep the samples later frames still need
+            used = n_new * hop
             self._buf[: self._len - used] = self._buf[used: self._len].copy()
             self._len -= used
-            for i in range(n_new):
-                self._forward(obs, i)
-                t = self._n_done - 1
-                if t - self.lag >= self._n_out:
-                    idx.append(t - self.lag)
-                    states.append(self._backtrack(t, self.lag))
-                    conf.append(self._vp[(t - self.lag) % (self.lag + 1)])
-                    self._n_out = t - self.lag + 1
-        if final and self._n_done > self._n_out:
-            tail = [self._backtrack(self._n_done - 1, steps)
-                    for steps in range(self._n_done - 1 - self._n_out, -1, -1)]
-            for u, s in zip(range(self._n_out, self._n_done), tail):
-                idx.append(u)
-                states.append(s)
-                conf.append(self._vp[u % (self.lag + 1)])
-            self._n_out = self._n_done
-        return self._frames(idx, states, conf)
-
-    def _forward(self, obs: _Observations, i: int) -> None:
-        m = self._m
-        t = self._n_done
-        bins, nb, dense = obs.cand_bin[i], int(obs.n_cand[i]), bool(obs.dense[i])
-        if t == 0:
-            _viterbi.viterbi_init(bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.log_init,
-                                  m.log_tiny, self._v)
-        else:
-            _viterbi.viterbi_step(self._v, self._prev_dense, self._prev_bins, self._prev_nb,
-                                  bins, obs.cand_logp[i], nb, obs.obs_u[i], dense, m.tables,
-                                  m.half, m.log_tiny, self._v_next,
-                                  self._ptr[t % self.lag] if self.lag else self._ptr[0],
-                                  self._best, self._arg)
-            self._v, self._v_next = self._v_next, self._v
-            top = self._v.max()
-            if top < -1e4:  # keep the log values in a precise range on long streams
-                self._v -= top
-        self._prev_bins[:nb] = bins[:nb]
-        self._prev_nb = nb
-        self._prev_dense = dense
-        self._vp[t % (self.lag + 1)] = obs.voiced_prob[i]
-        self._n_done = t + 1
-
-    def _backtrack(self, t: int, steps: int) -> int:
-        """State of frame t - steps on the best path ending at frame t."""
-        s = _viterbi.global_argmax(self._v)
-        for u in range(t, t - steps, -1):
-            s = int(self._ptr[u % self.lag][s])
-        return s
-
-    def _frames(self, idx: list[int], states: list[int], conf: list[float]) -> PitchFrames:
-        if not idx:
+        first = self._n_out - sum(s.shape[0] for s in states)
+        done = self._decoder.frames_done
+        if final and done > self._n_out:  # end of stream: decode the rest exactly
+            rest = done - self._n_out
+            states.append(self._decoder.path(rest))
+            confs.append(self._vp[np.arange(self._n_out, done) % ring])
+            self._n_out = done
+        if not states:
             return PitchFrames.empty()
+        return self._frames(first, np.concatenate(states), np.concatenate(confs))
+
+    def _frames(self, first: int, states: np.ndarray, conf: np.ndarray) -> PitchFrames:
         m = self._m
-        index = np.asarray(idx, dtype=np.int64)
-        st = np.asarray(states, dtype=np.int64)
-        voiced = st < m.n_pitch_bins
-        best = m.freqs[st % m.n_pitch_bins]
+        index = np.arange(first, first + states.shape[0], dtype=np.int64)
+        voiced = states < m.n_pitch_bins
+        best = m.freqs[states % m.n_pitch_bins]
         f0 = np.where(voiced, best, np.nan)
         return PitchFrames(index, index * (m.hop_length / m.sr), f0, best, hz_to_midi(best),
-                           np.asarray(conf, dtype=np.float64), voiced)
+                           conf, voiced)
