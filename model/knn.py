@@ -33,6 +33,7 @@ TREE_NS_PER_VISIT = 15.0
 SCAN_NS_PER_POINT = 0.5
 SCAN_NS_PER_POINT_PER_COL = 0.14
 SAMPLE_QUERIES = 32
+_FLOAT64 = np.dtype(np.float64)
 
 
 class _Index:
@@ -137,9 +138,13 @@ class _KNN:
         """Find the neighbours of one point; returns (index, buffers holding them, how many)."""
         index, buf = self._fitted_index(), self._buf
         cols = index.data.shape[1]
-        x = vec if (isinstance(vec, np.ndarray) and vec.dtype == np.float64 and vec.shape == (cols,)
-                    and np.isfinite(vec).all()) else as_vector(vec, cols, "point")
-        return index, buf, index.search(x, buf)
+        # the live path passes float64 vectors: checked cheaply here, finiteness in the kernels
+        x = vec if (type(vec) is np.ndarray and vec.dtype is _FLOAT64 and vec.shape == (cols,)) \
+            else as_vector(vec, cols, "point")
+        found = index.search(x, buf)
+        if found < 0:
+            as_vector(x, cols, "point")  # raises, naming the non-finite positions
+        return index, buf, found
 
     def _new_index(self, ids: list[str], X: np.ndarray, tree: np.ndarray | None) -> _Index:
         """An index over X (building FluCoMa's kd-tree unless one is given)."""

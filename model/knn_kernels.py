@@ -85,9 +85,12 @@ def tree_depth(tree):
 @njit(cache=True, nogil=True)
 def k_nearest(data, tree, query, k, best_d2, best_n, stack_n, stack_b):
     """The k nearest nodes to ``query`` (ascending squared distance) into best_d2/best_n; returns
-    (how many were found = min(k, nodes), nodes visited). stack_n (S, 2) and stack_b (S,) need
-    S >= depth + 2."""
+    (how many were found = min(k, nodes), nodes visited), or (-1, 0) if the query is not finite.
+    stack_n (S, 2) and stack_b (S,) need S >= depth + 2."""
     n, dims = data.shape
+    for j in range(dims):
+        if not np.isfinite(query[j]):
+            return -1, 0
     if n == 0:
         return 0, 0
     found = 0
@@ -192,8 +195,12 @@ def average(best_d2, best_n, found, weighted, targets, weights, out):
 def k_nearest_brute(data_t, query, k, best_d2, best_n, d2):
     """Same result as k_nearest by scanning every point: data_t is the (cols, nodes) transpose of
     the tree's data, so the distance loop runs over contiguous nodes; d2 holds one value per node.
-    Faster than the tree when the data fill their space evenly (see KNN's cost model)."""
+    Faster than the tree when the data fill their space evenly (see KNN's cost model).
+    Returns -1 if the query is not finite."""
     dims, n = data_t.shape
+    for j in range(dims):
+        if not np.isfinite(query[j]):
+            return -1
     for i in range(n):
         d2[i] = 0.0
     for j in range(dims):

@@ -67,6 +67,10 @@ def test_neighbours_are_exact_with_tree_and_scan(dims, clustered):
         assert np.allclose(((data[bn] - q) ** 2).sum(1), bd)
         assert K.k_nearest_brute(data_t, q, k, bd2, bn2, scan) == k
         assert np.allclose(bd2, truth, rtol=1e-12, atol=1e-12)
+    bad = queries[0].copy()
+    bad[-1] = np.nan
+    assert K.k_nearest(data, tree, bad, k, bd, bn, stack_n, stack_b)[0] == -1
+    assert K.k_nearest_brute(data_t, bad, k, bd2, bn2, scan) == -1
 
 
 def test_search_choice_follows_the_data():
