@@ -111,7 +111,8 @@ def main() -> int:
         print(m.report(f"training while the live panel classifies a file in real time ({seconds:.1f} s)"))
         print(f"  live panel decisions seen: {w.live.decisions_seen}")
     w.close()
-    return 0
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown (see app.gui._leave)
 
 
 if __name__ == "__main__":

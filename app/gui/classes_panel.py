@@ -223,6 +223,10 @@ class ClassesPanel(QWidget):
     def show_problems(self, failures: list[tuple[Path, str]]) -> None:
         for path, reason in failures:
             text = plain_reason(reason)
+            # The list already names the file; drop a leading "<full path>: " from the reason.
+            for prefix in (f"{path}: ", f"{Path(path).resolve()}: "):
+                if text.startswith(prefix):
+                    text = text[len(prefix):]
             self.problems.addItem(f"{Path(path).name}: {text}")
             self.problems.item(self.problems.count() - 1).setToolTip(f"{path}\n{text}")
         visible = self.problems.count() > 0

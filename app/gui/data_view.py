@@ -31,6 +31,9 @@ class DataView(QWidget):
         top.addWidget(QLabel("y"))
         self.y_combo = QComboBox()
         top.addWidget(self.y_combo)
+        for combo in (self.x_combo, self.y_combo):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+            combo.setMinimumContentsLength(10)
         lay.addLayout(top)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

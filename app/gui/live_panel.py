@@ -37,7 +37,6 @@ POLL_MS = 33
 
 class LivePanel(QWidget):
     status = Signal(str)  # plain-words messages for the status bar
-    level = Signal(float)  # dBFS, for the record meter
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -132,7 +131,8 @@ class LivePanel(QWidget):
         else:
             reason = ""
         for d in devices:
-            self.device.addItem(d.name + ("  (default)" if d.is_default else ""), d.index)
+            mark = "  (default)" if d.is_default and d.name != "default" else ""
+            self.device.addItem(d.name + mark, d.index)
             if d.is_default:
                 self.device.setCurrentIndex(self.device.count() - 1)
         has = bool(devices)
@@ -271,7 +271,6 @@ class LivePanel(QWidget):
         self.last_decision = d
         level = -60.0 if not math.isfinite(d.level_db) else max(-60.0, min(0.0, d.level_db))
         self.meter.setValue(int(level))
-        self.level.emit(level)
         if d.label is None:
             self.label.setText("—")
             self.label.setStyleSheet("color: #888888;")
@@ -281,7 +280,8 @@ class LivePanel(QWidget):
         note = ""
         if d.f0 and math.isfinite(d.f0):
             note = f"{d.f0:.0f} Hz · MIDI {d.midi:.1f} · "
-        self.detail.setText(f"{note}confidence {d.confidence:.2f} · latency {d.latency_s * 1000:.0f} ms")
+        latency = f" · latency {d.latency_s * 1000:.0f} ms" if math.isfinite(d.latency_s) else ""
+        self.detail.setText(f"{note}confidence {d.confidence:.2f}{latency}")
         for name, bar in self.bars.items():
             bar.setValue(int(round(100 * float(d.probabilities.get(name, 0.0)))))
         if self._trace:

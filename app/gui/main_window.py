@@ -786,8 +786,8 @@ class MainWindow(QMainWindow):
         plateau = plateaued(self._errors, s.plateau_fits, s.plateau_tolerance) if self._errors else False
         self.plateau = plateau
         val = "" if report.validation_error is None or not math.isfinite(report.validation_error) \
-            else f", validation {report.validation_error:.4f}"
-        text = f"Fit {len(self._errors)}: error {report.error:.4f}{val} (best {min(self._errors or [math.nan]):.4f})."
+            else f", validation {report.validation_error:.3g}"
+        text = f"Fit {len(self._errors)}: error {report.error:.3g}{val} (best {min(self._errors or [math.nan]):.3g})."
         if plateau:
             text += "\nPlateau: the error has stopped falling — more fits won't help much."
         self.training_panel.status.setText(text)

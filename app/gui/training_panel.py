@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHeaderView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -130,7 +131,9 @@ class TrainingPanel(QWidget):
         self.tabs = QTabWidget()
         self.loss_plot = pg.PlotWidget(background="w")
         self.loss_plot.setLabel("bottom", "epoch")
-        self.loss_plot.setLabel("left", "error")
+        self.loss_plot.setLabel("left", "error (log scale)")
+        self.loss_plot.setLogMode(y=True)  # errors fall by orders of magnitude; a linear axis hides it
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
         self.loss_plot.addLegend(offset=(-10, 10))
         self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#0072B2", width=2), name="training")
@@ -145,6 +148,7 @@ class TrainingPanel(QWidget):
         self.matrix_title.setWordWrap(True)
         self.matrix = QTableWidget(0, 0)
         self.matrix.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.matrix_clips = QListWidget()
         self.matrix_clips.setMaximumHeight(90)
         cml.addWidget(self.matrix_title)
@@ -304,8 +308,9 @@ class TrainingPanel(QWidget):
             self._train.append(tr)
             self._val.append(va)
         x = np.asarray(self._x, dtype=float)
-        self.train_curve.setData(x, np.asarray(self._train, dtype=float))
-        v = np.asarray(self._val, dtype=float)
+        floor = 1e-6  # log axis: an error of exactly 0 is drawn at the floor
+        self.train_curve.setData(x, np.maximum(np.asarray(self._train, dtype=float), floor))
+        v = np.maximum(np.asarray(self._val, dtype=float), floor)
         ok = np.isfinite(v)
         self.val_curve.setData(x[ok], v[ok])
 
