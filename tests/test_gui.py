@@ -269,3 +269,29 @@ def test_no_input_device_message(qtbot, tmp_path, settings, monkeypatch):
     assert not w.live.listen_btn.isEnabled()
     assert w.add_class("oboe")  # the rest of the app works
     w.close()
+
+
+def test_first_start_opens_the_demo_read_only_and_edits_go_to_a_copy(qtbot, settings):
+    from app.gui import _initial_project
+    from app.gui.demo_project import demo_folder
+
+    first = _initial_project(None)
+    assert first.folder is None and first.read_only  # nothing yet: the example gets built
+    w = MainWindow(first, settings=settings)
+    qtbot.addWidget(w)
+    w.open_demo()
+    qtbot.waitUntil(lambda: w.project.read_only and w.project.n_points() > 0, timeout=180_000)
+    demo = w.project
+    assert demo.folder == demo_folder() and set(demo.class_names()) == {"oboe", "trombone"}
+    meta_before = (demo_folder() / "project.json").read_text()
+    # An edit of the read-only example goes into a new project; the example stays as it was.
+    assert w.add_class("flute")
+    assert not w.project.read_only and w.project.folder != demo_folder()
+    assert "flute" in w.project.class_names() and w.project.n_points() == demo.n_points()
+    w.autosave(blocking=True)
+    assert (demo_folder() / "project.json").read_text() == meta_before
+    assert "flute" in Project.open(w.project.folder).class_names()
+    # The next start opens the user's project (recent), not the example.
+    again = _initial_project(None)
+    assert again.folder == w.project.folder.resolve() or again.folder == w.project.folder
+    w.close()

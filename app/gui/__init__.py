@@ -11,6 +11,14 @@ from pathlib import Path
 
 def run(project: str | None = None) -> int:
     """Open the main window on `project` (a folder), the last project, or the demo; returns the exit code."""
+    import os
+
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        # Qt would abort with a long xcb message; say it plainly instead.
+        print("timbrel: no display to open the desktop app on; try `timbrel demo` for the "
+              "command-line version", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     import pyqtgraph as pg
