@@ -90,20 +90,21 @@ def frame_candidates(yin: np.ndarray, thresholds: np.ndarray, beta_probs: np.nda
         trough_prob[t] = 0.0
         if h < yin[trough_idx[g]]:
             g = t
-    # prior of trough t at threshold i: Boltzmann pmf of its rank among the troughs below i;
-    # probs[t] = sum_i prior[t, i] * beta_probs[i], accumulated in threshold order
-    for i in range(n_thr):
-        count = 0
-        for t in range(nt):
-            if first_thr[t] <= i:
-                count += 1
-        if count == 0:
-            continue
-        rank = 0
-        for t in range(nt):
-            if first_thr[t] <= i:
-                trough_prob[t] += boltz[count, rank] * beta_probs[i]
-                rank += 1
+    # prior of trough t at threshold i: Boltzmann pmf of its rank among the count[i] troughs
+    # below i; probs[t] = sum_i prior[t, i] * beta_probs[i], accumulated in threshold order.
+    # Walking troughs in period order, rank[i] counts the earlier ones below threshold i.
+    count = np.zeros(n_thr + 1, dtype=np.int64)
+    for t in range(nt):
+        count[first_thr[t]] += 1
+    for i in range(1, n_thr + 1):
+        count[i] += count[i - 1]
+    rank = np.zeros(n_thr, dtype=np.int64)
+    for t in range(nt):
+        acc = 0.0
+        for i in range(first_thr[t], n_thr):
+            acc += boltz[count[i], rank[i]] * beta_probs[i]
+            rank[i] += 1
+        trough_prob[t] = acc
     # 3. the global minimum gets the no-trough mass of the thresholds it is not below
     trough_prob[g] += no_trough_prob * beta_head_sums[first_thr[g]]
     # 4. map troughs to pitch bins; ascending period = descending bin, and when two troughs
@@ -164,23 +165,25 @@ def frame_spectra(x: np.ndarray, n_frames: int, blocks_per_frame: int, phase: np
     """
     n_blocks, n_bins = x.shape
     reach = phase.shape[0] - 1
-    power = np.empty((n_blocks, n_bins))
+    # terms[j, i] = block i's product with block i + j, re/im interleaved so that the
+    # per-frame sums below run over contiguous float arrays (vectorised)
+    terms = np.zeros((reach + 1, n_blocks, 2 * n_bins))
     for i in range(n_blocks):
         for f in range(n_bins):
-            power[i, f] = x[i, f].real * x[i, f].real + x[i, f].imag * x[i, f].imag
-    cross = np.empty((max(reach, 1), n_blocks, n_bins), dtype=np.complex128)
+            terms[0, i, 2 * f] = x[i, f].real * x[i, f].real + x[i, f].imag * x[i, f].imag
     for j in range(1, reach + 1):
         for i in range(n_blocks - j):
             for f in range(n_bins):
-                cross[j - 1, i, f] = np.conj(x[i, f]) * x[i + j, f] * phase[j, f]
+                c = np.conj(x[i, f]) * x[i + j, f] * phase[j, f]
+                terms[j, i, 2 * f] = c.real
+                terms[j, i, 2 * f + 1] = c.imag
+    acc = np.empty(2 * n_bins)
     for k in range(n_frames):
+        acc[:] = 0.0
+        for j in range(reach + 1):
+            for i in range(k, k + blocks_per_frame - j):
+                t = terms[j, i]
+                for q in range(2 * n_bins):
+                    acc[q] += t[q]
         for f in range(n_bins):
-            re = 0.0
-            im = 0.0
-            for i in range(k, k + blocks_per_frame):
-                re += power[i, f]
-            for j in range(1, reach + 1):
-                for i in range(k, k + blocks_per_frame - j):
-                    re += cross[j - 1, i, f].real
-                    im += cross[j - 1, i, f].imag
-            out[k, f] = complex(re, im)
+            out[k, f] = complex(acc[2 * f], acc[2 * f + 1])
