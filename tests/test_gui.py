@@ -295,3 +295,30 @@ def test_first_start_opens_the_demo_read_only_and_edits_go_to_a_copy(qtbot, sett
     again = _initial_project(None)
     assert again.folder == w.project.folder.resolve() or again.folder == w.project.folder
     w.close()
+
+
+def test_record_a_clip_from_the_live_input(qtbot, window, assets_dir):
+    """Through the real PortAudio stream on the virtual sound card (scripts/test starts it)."""
+    import threading
+
+    from live_card import play, private_sink
+
+    w = window
+    w.add_class("oboe")
+    note = notes(assets_dir, "oboe", 1, "test")[0]
+    with private_sink() as sink:
+        w.live.refresh_devices()
+        assert w.live.has_device(), w.live.message.text()
+        w.classes.class_item("oboe").setSelected(True)
+        w.toggle_record()
+        assert w._recording is not None, getattr(w, "last_error", "")
+        player = threading.Thread(target=play, args=(sink, note))
+        player.start()
+        qtbot.waitUntil(lambda: not player.is_alive(), timeout=60_000)
+        qtbot.wait(300)  # the tail of the note reaches the worker
+        assert w.live.meter.value() > -60  # the meter moved while recording
+        w.toggle_record()
+    qtbot.waitUntil(lambda: not w.analysis_running() and bool(w.project.clips_of("oboe")), timeout=120_000)
+    clip = w.project.clips_of("oboe")[0]
+    assert clip.frames > 10 and clip.duration > 1.0
+    assert (w.project.folder / clip.file).exists()
