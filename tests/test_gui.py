@@ -37,6 +37,7 @@ def window(qtbot, tmp_path, settings):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.warmed, timeout=120_000)  # the app is ready (kernels loaded)
     yield w
     w.live.stop()
     w.stop_training(wait=True)

@@ -144,6 +144,18 @@ class MainWindow(QMainWindow):
         if isinstance(geo, (QByteArray, bytes)):
             self.restoreGeometry(geo)
         self._load_project_state()
+        self.warmed = False
+        QTimer.singleShot(300, self._warm_up)
+
+    def _warm_up(self) -> None:
+        from app.gui.workers import warm_up
+
+        spec = self._spec(self.project.features or None)
+
+        def done(_res: Any) -> None:
+            self.warmed = True
+
+        self._call(lambda: warm_up(spec), done, lambda m: done(None))
 
     # ================================================================ actions and wiring
     def _make_actions(self) -> None:

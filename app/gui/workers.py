@@ -208,3 +208,27 @@ class CallWorker(QObject):
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
             self.failed.emit(str(e))
         self.finished.emit(result)
+
+
+def warm_up(spec: Any) -> None:
+    """Run each numba-backed path once on a short synthetic tone (feature analysis, streaming, an MLP
+    fit and a prediction). Loading compiled kernels holds the GIL for a while; doing it once right
+    after the window opens keeps that pause out of the user's first drop, train or listen."""
+    from dsp.features import FeatureExtractor
+    from model.dataset import DataSet, LabelSet
+    from model.mlp import MLPClassifier
+
+    sr = int(spec.sr)
+    t = np.arange(sr // 2) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    ex = FeatureExtractor(spec)
+    ex.analyse(y)
+    ex.stream().push(y[: sr // 4])
+    ds, lb = DataSet(2), LabelSet()
+    for i in range(8):
+        ds.add_point(f"p{i}", [float(i % 2), float(i) / 8])
+        lb.add_label(f"p{i}", "a" if i % 2 else "b")
+    for batch in (1, 4):
+        m = MLPClassifier(hidden_layers=[3], activation="sigmoid", max_iter=2, batch_size=batch, validation=0.0)
+        m.fit(ds, lb)
+    m.predict_proba_point(np.array([0.0, 0.5]))
