@@ -109,13 +109,13 @@ def start_training(stop: threading.Event) -> threading.Thread:
     return t
 
 
-def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool) -> dict:
+def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool, switch: float | None) -> dict:
     from dsp.live import LiveInput, LiveWorker
     from dsp.pitch import PitchTracker
     spec = bundle.spec
     stop_training = threading.Event()
     trainer = start_training(stop_training) if train else None
-    source = LiveInput(None, spec.sr, blocksize)
+    source = LiveInput(None, spec.sr, blocksize, gil_switch_interval=switch)
     worker = LiveWorker(source, bundle)
     q = worker.subscribe(maxsize=100)  # a reader, as the GUI would be
     worker.start()
@@ -123,7 +123,7 @@ def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool) ->
         time.sleep(0.01)
     time.sleep(1.0)  # let numba-cached kernels load and the first frames settle before measuring
     wall0, cpu0, wcpu0 = time.perf_counter(), time.process_time(), thread_cpu(worker._thread.native_id)
-    n0, lat0 = worker.stats.decisions, len(worker.stats.latencies)
+    n0, lat0, w0 = worker.stats.decisions, len(worker.stats.latencies), len(worker.stats.waits)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end and worker.running:
         while not q.empty():
@@ -132,12 +132,16 @@ def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool) ->
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     wcpu = thread_cpu(worker._thread.native_id) - wcpu0
     overflows, stream_latency = source.overflows, source.stream_latency
-    durations = source.callback_durations()
+    durations, delays = source.callback_durations(), source.callback_delays()
     worker.stop()
     stop_training.set()
     if trainer is not None:
         trainer.join()
+    waits = np.array(list(worker.stats.waits)[w0:], dtype=float)
+    proc = np.array(list(worker.stats.processing)[w0:], dtype=float)
     lat = np.array(list(worker.stats.latencies)[lat0:], dtype=float)
+    newest = np.array(list(worker.stats.since_newest)[lat0:], dtype=float)
+    newest = newest[np.isfinite(newest)]
     lat = lat[np.isfinite(lat)]
     tracker = PitchTracker(sr=spec.sr, fmin=spec.fmin, fmax=spec.fmax, frame_length=spec.frame_length,
                            hop_length=spec.hop_length)
@@ -145,8 +149,11 @@ def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool) ->
     period = blocksize / source.samplerate
     return dict(phase=name, seconds=wall, decisions=worker.stats.decisions - n0, overflows=overflows,
                 input_overflows=source.input_overflows, ring_overflows=source.ring.overflows,
-                lat_mean=lat.mean(), lat_p95=np.percentile(lat, 95), lag_s=lag_s,
-                cb_p99=np.percentile(durations, 99), cb_max=durations.max(), period=period,
+                new_mean=newest.mean(), new_p95=np.percentile(newest, 95), lat_mean=lat.mean(), lat_p95=np.percentile(lat, 95), lag_s=lag_s,
+                wait_p95=np.percentile(waits[np.isfinite(waits)], 95), wait_mean=np.nanmean(waits),
+                proc_p95=np.percentile(proc, 95), proc_mean=proc.mean(),
+                cb_p99=np.percentile(durations, 99), delay_p50=np.percentile(delays, 50),
+                delay_p99=np.percentile(delays, 99), cb_max=durations.max(), period=period,
                 cpu_process=cpu / wall, cpu_worker=wcpu / wall, ended=worker.ended,
                 fits=trainer.fits[0] if trainer is not None else None, stream_latency=stream_latency)
 
@@ -156,10 +163,16 @@ def report(r: dict) -> None:
     print(f"\n== {r['phase']}: {r['seconds']:.0f} s, {r['decisions']} decisions"
           + (f", MLP fits completed alongside: {r['fits']}" if r["fits"] is not None else ""))
     print(f"decision latency   mean {r['lat_mean'] * ms:6.1f} ms   p95 {r['lat_p95'] * ms:6.1f} ms   "
-          f"(of which pitch decoding lag {r['lag_s'] * ms:.1f} ms; beyond it: mean "
-          f"{(r['lat_mean'] - r['lag_s']) * ms:.1f} ms, p95 {(r['lat_p95'] - r['lag_s']) * ms:.1f} ms)")
+          f"(of which the pitch tracker's decoding lag is {r['lag_s'] * ms:.1f} ms of audio)")
+    print(f"  beyond the lag   from the sample that let the tracker decide the frame entering the callback "
+          f"to publishing: mean {r['new_mean'] * ms:.1f} ms, p95 {r['new_p95'] * ms:.1f} ms")
+    print(f"  where it goes    callback → worker reads it: mean {r['wait_mean'] * ms:.1f} ms, p95 "
+          f"{r['wait_p95'] * ms:.1f} ms; analysis + model + publish per read: mean {r['proc_mean'] * ms:.1f} ms, "
+          f"p95 {r['proc_p95'] * ms:.1f} ms")
     print(f"callback duration  p99 {r['cb_p99'] * 1e6:6.1f} us = {r['cb_p99'] / r['period']:.2%} of the "
           f"{r['period'] * ms:.1f} ms block period (max {r['cb_max'] * 1e6:.0f} us)")
+    print(f"callback start     p50 {r['delay_p50'] * ms:.2f} ms, p99 {r['delay_p99'] * ms:.2f} ms after PortAudio "
+          "calls it (waiting for the GIL; not part of the duration above)")
     print(f"overflows          {r['overflows']} (device {r['input_overflows']}, ring {r['ring_overflows']})")
     print(f"CPU                {r['cpu_process']:.1%} of one core (whole process), worker thread "
           f"{r['cpu_worker']:.1%}")
@@ -172,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=300.0, help="length of the loaded phase (default 300)")
     ap.add_argument("--quiet-seconds", type=float, default=30.0, help="length of the quiet phase (default 30)")
     ap.add_argument("--blocksize", type=int, default=256)
+    ap.add_argument("--switch-interval", type=float, default=0.001,
+                    help="LiveInput's gil_switch_interval in seconds; 0 leaves Python's 5 ms alone (default 0.001)")
     ap.add_argument("--model", type=Path, default=None, help="a bundle (default: train one on assets/train)")
     args = ap.parse_args(argv)
     if not os.environ.get("XDG_RUNTIME_DIR"):
@@ -179,11 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     bundle = make_bundle(args.model)
     player = Player(notes_file(bundle.spec.sr))
     try:
-        results = [run_phase("quiet (live path only)", bundle, args.quiet_seconds, args.blocksize, False),
-                   run_phase("loaded (MLP training in another thread)", bundle, args.seconds, args.blocksize, True)]
+        switch = args.switch_interval or None
+        results = [run_phase("quiet (live path only)", bundle, args.quiet_seconds, args.blocksize, False, switch),
+                   run_phase("loaded (MLP training in another thread)", bundle, args.seconds, args.blocksize, True,
+                             switch)]
     finally:
         player.close()
-    print(f"\nblocksize {args.blocksize}, {bundle.spec.sr} Hz, hop {bundle.spec.hop_length}, frame "
+    print(f"\nblocksize {args.blocksize}, switch interval {args.switch_interval * 1000:g} ms, {bundle.spec.sr} Hz, hop {bundle.spec.hop_length}, frame "
           f"{bundle.spec.frame_length}, features {','.join(bundle.spec.features)}, {os.cpu_count()} CPUs")
     for r in results:
         report(r)

@@ -53,6 +53,13 @@ class LiveStats:
     decisions: int = 0
     overflows: int = 0
     latencies: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    # Where latency goes, per read of the ring: from the newest sample's callback to the read
+    # (polling, scheduling), and from the read to the last decision published (analysis + model).
+    waits: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    processing: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    # Per decision, from the newest sample read (the one that let the tracker decide) to publishing:
+    # the latency beyond the pitch tracker's fixed decoding lag.
+    since_newest: deque = field(default_factory=lambda: deque(maxlen=100_000))
 
     def latency_mean(self) -> float:
         lat = [x for x in self.latencies if math.isfinite(x)]
@@ -188,11 +195,14 @@ class LiveWorker:
             while not self._stop.is_set():
                 n = ring.read(buf)
                 if n:
+                    t_read = time.perf_counter()
                     last_audio = time.monotonic()
+                    self.stats.waits.append(t_read - ring.stamp_for(ring.consumed - 1))
                     block = buf[:n]
                     if resampler is not None:
                         block = resampler.resample_chunk(block)
                     self._analyse(block)
+                    self.stats.processing.append(time.perf_counter() - t_read)
                     continue
                 if source.ended.is_set() and ring.available() == 0:
                     if source.error is None:  # a normal end (end of file): flush like a file's end
@@ -234,6 +244,7 @@ class LiveWorker:
     def _decide(self, frames: "Frames") -> None:
         spec, ring = self.spec, self.source.ring
         half = spec.frame_length // 2
+        newest = ring.stamp_for(ring.consumed - 1)
         for i in range(len(frames)):
             level, conf = float(frames.level_db[i]), float(frames.confidence[i])
             gated = not (bool(frames.usable[i]) and level >= self._min_level and conf >= self._min_conf)
@@ -246,5 +257,6 @@ class LiveWorker:
             latency = now - stamp if math.isfinite(stamp) else math.nan
             self.stats.decisions += 1
             self.stats.latencies.append(latency)
+            self.stats.since_newest.append(now - newest)
             self._publish(Decision(float(frames.times[i]), label, smoothed,
                                    float(frames.f0[i]), float(frames.midi[i]), conf, level, latency))
