@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,7 +258,8 @@ class Project:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything save() writes, cheap to take on the GUI thread; written by write_snapshot anywhere."""
-        return {"meta": self.to_meta(), "table": self.clip_table(), "cols": max(len(self.columns), 1)}
+        return {"meta": self.to_meta(), "table": self.clip_table(), "cols": max(len(self.columns), 1),
+                "revision": (id(self), self.revision)}
 
     def save(self) -> None:
         """Write the whole project atomically (data files first, the index last)."""
@@ -550,15 +552,31 @@ def make_labelset(ids: list[str], labels: list[str]):
     return lb
 
 
-def write_snapshot(folder: Path, snap: dict[str, Any]) -> None:
-    """Write a snapshot (see Project.snapshot) into `folder`; safe to call from a worker thread."""
+_write_lock = threading.Lock()
+_written: dict[tuple[str, int], int] = {}  # (folder, project id) -> newest revision written
+
+
+def write_snapshot(folder: Path, snap: dict[str, Any]) -> bool:
+    """Write a snapshot (see Project.snapshot) into `folder`; safe to call from a worker thread.
+
+    Writes are serialised, and a snapshot older than one already written to the same folder is
+    skipped, so a slow background autosave can never overwrite a newer save with older data.
+    Returns False when skipped.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CLIPS_DIR).mkdir(exist_ok=True)
-    ids, matrix, labels = table_points(snap["table"], snap["cols"])
-    make_dataset(ids, matrix, snap["cols"]).save(folder / DATASET_FILE)
-    make_labelset(ids, labels).save(folder / LABELS_FILE)
-    atomic_write_json(folder / PROJECT_FILE, snap["meta"])
+    owner, revision = snap.get("revision", (0, -1))
+    key = (str(folder.resolve()), owner)
+    with _write_lock:
+        if _written.get(key, -1) > revision:
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CLIPS_DIR).mkdir(exist_ok=True)
+        ids, matrix, labels = table_points(snap["table"], snap["cols"])
+        make_dataset(ids, matrix, snap["cols"]).save(folder / DATASET_FILE)
+        make_labelset(ids, labels).save(folder / LABELS_FILE)
+        atomic_write_json(folder / PROJECT_FILE, snap["meta"])
+        _written[key] = revision
+    return True
 
 
 def load_recent(limit: int = 8) -> list[str]:

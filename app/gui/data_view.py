@@ -73,6 +73,11 @@ class DataView(QWidget):
         p = self._project
         if p is None or not p.columns or p.n_points() == 0:
             self.info.setText("No data yet — drop some clips on a class.")
+            hint = pg.TextItem("Drop audio files or folders on a class (left)\n"
+                               "— each analysed frame becomes a point here.", color="#666666", anchor=(0.5, 0.5))
+            self.plot.addItem(hint)
+            hint.setPos(0.5, 0.5)
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
             return
         xi, yi = self.x_combo.currentIndex(), self.y_combo.currentIndex()
         if xi < 0 or yi < 0:

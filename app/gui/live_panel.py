@@ -71,6 +71,10 @@ class LivePanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #D55E00;")
         lay.addWidget(self.message)
+        self.hint = QLabel("")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #666666;")
+        lay.addWidget(self.hint)
 
         meter_row = QHBoxLayout()
         meter_row.addWidget(QLabel("Level"))
@@ -158,6 +162,8 @@ class LivePanel(QWidget):
         self._colours = dict(colours)
         labels = list(getattr(classifier, "labels", []) or []) if classifier is not None else []
         self._build_bars(labels)
+        self.hint.setText("" if classifier is not None else
+                          "Train a model (or open a project that has one), then press Listen.")
         if self.is_running():
             src = self._session.source_desc if self._session else None
             self.stop()
