@@ -18,9 +18,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
-import scipy.signal
-import scipy.stats
 
 from dsp import _viterbi, _yin
 
@@ -86,9 +83,19 @@ def _check_params(sr: float, fmin: float, fmax: float, frame_length: int,
                       f"sr={sr}; two periods of fmin do not fit in a frame", stacklevel=3)
 
 
+def _triangle(width: int) -> np.ndarray:
+    """scipy.signal.windows.triang(width) (symmetric), without importing scipy.signal."""
+    n = np.arange(1, (width + 1) // 2 + 1)
+    if width % 2 == 0:
+        w = (2 * n - 1.0) / width
+        return np.r_[w, w[::-1]]
+    w = 2 * n / (width + 1.0)
+    return np.r_[w, w[-2::-1]]
+
+
 def _transition_local(n_states: int, width: int) -> np.ndarray:
     """librosa.sequence.transition_local(n, width, window='triangle', wrap=False), verbatim."""
-    win = scipy.signal.get_window("triangle", width, fftbins=False)
+    win = _triangle(width)
     if width > n_states:
         raise ValueError(f"the pitch transition band ({width} bins) is wider than the pitch "
                          f"range ({n_states} bins); lower max_transition_rate")
@@ -117,6 +124,8 @@ def _model(sr: float, fmin: float, fmax: float, frame_length: int, hop_length: i
         raise ValueError(f"switch_prob={switch_prob} must be in [0, 1]")
     if max_transition_rate <= 0 or boltzmann_parameter <= 0:
         raise ValueError("max_transition_rate and boltzmann_parameter must be positive")
+    import scipy.stats  # slow to import: only when a model is first built
+
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
 
@@ -196,8 +205,7 @@ class _Analyser:
         if self.blocks_per_frame:
             # pairs of blocks up to `reach` apart contribute lags <= max_period
             reach = min(self.blocks_per_frame - 1, (hop - 1 + max_p) // hop)
-            self.n_fft = scipy.fft.next_fast_len(max(hop + max_p, (reach + 1) * hop),
-                                                 real=True)
+            self.n_fft = _fast_len(max(hop + max_p, (reach + 1) * hop))
             f = np.arange(self.n_fft // 2 + 1)
             self.phase = np.exp(-2j * np.pi * np.outer(np.arange(reach + 1) * hop, f)
                                 / self.n_fft)
@@ -205,7 +213,7 @@ class _Analyser:
                 self.phase[1] = np.where(f % 2 == 0, 1.0, -1.0)
             n_spec = _CHUNK + self.blocks_per_frame - 1
         else:
-            self.n_fft = scipy.fft.next_fast_len(n_frame + max_p, real=True)
+            self.n_fft = _fast_len(n_frame + max_p)
             n_spec = _CHUNK
         n_bins = self.n_fft // 2 + 1
         self.max_cand = (m.n_lags + 1) // 2 + 1
@@ -289,6 +297,22 @@ class _Decoder:
     def path(self, count: int) -> np.ndarray:
         """States of the last `count` frames on the best path ending at the last frame."""
         return _viterbi.backtrack_path(self.v, self.ptr, self.frames_done - 1, count)
+
+
+def _fast_len(n: int) -> int:
+    """Smallest 5-smooth integer >= n (a fast FFT size)."""
+    best = 1 << max(0, int(n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def _as_audio(y: np.ndarray) -> np.ndarray:

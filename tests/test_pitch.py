@@ -165,3 +165,33 @@ def test_low_fmin_warns_like_librosa():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pyin(np.zeros(4096), **KW)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def test_transition_tables_are_librosas():
+    from dsp.pitch import _transition_local
+
+    for n, width in ((601, 101), (50, 11), (30, 8)):
+        np.testing.assert_array_equal(
+            _transition_local(n, width),
+            librosa.sequence.transition_local(n, width, window="triangle", wrap=False))
+
+
+def test_candidate_pruning_never_changes_the_decoding():
+    # the pruning is an exactness argument (a dominated state can never be decoded);
+    # check it against decoding every candidate, on pitched audio and on noise
+    import dataclasses
+
+    from dsp import pitch
+
+    m = pitch._model(float(SR), FMIN, FMAX, 2048, 512, 100, (2.0, 18.0), 2.0, 0.1, 35.92,
+                     0.01, 0.01)
+    keep_all = dataclasses.replace(m, prune_margin=np.inf)
+    rng = np.random.default_rng(11)
+    for y in (np.concatenate([vibrato_tone(0.7), glide(0.7)]), 0.3 * rng.standard_normal(SR)):
+        a = pitch._pyin_channel(y, m, None, True, "constant")
+        b = pitch._pyin_channel(y, keep_all, None, True, "constant")
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
