@@ -169,3 +169,24 @@ def test_every_subscriber_gets_the_end_and_a_slow_one_keeps_the_newest(bundle):
     assert kept == items[-5:]
     assert late.get_nowait() == StreamEnded("end of file")
     assert all(d.label is None for d in items[:-1])  # digital silence is gated
+
+
+def test_exiting_with_the_stream_running_closes_it_cleanly(tmp_path):
+    # A program that forgets to stop: the interpreter exits with the worker and the stream running.
+    require_card()
+    script = (
+        "import time\n"
+        "from dsp.features import FeatureSpec\n"
+        "from dsp.live import LiveInput, LiveWorker\n"
+        "class C:\n"
+        "    spec = FeatureSpec()\n"
+        "    def predict_proba_point(self, v): return {'a': 1.0}\n"
+        "source = LiveInput()\n"
+        "worker = LiveWorker(source, C()).start()\n"
+        "while source.ring.written == 0: time.sleep(0.01)\n"
+        "import dsp.live.sources as s; print('open', len(s._open_sources))\n"
+    )
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr  # a crash at exit would be a negative signal number
+    assert proc.stdout.strip() == "open 1" and "Fatal Python error" not in proc.stderr

@@ -47,11 +47,22 @@ def _restore_switch_interval() -> None:
             sys.setswitchinterval(_switch_saved)
 
 
-@atexit.register
+_atexit_registered = False
+
+
 def _close_all() -> None:
-    # A PortAudio stream still running while the interpreter tears down can crash at exit.
     for source in list(_open_sources):
         source.close()
+
+
+def _close_all_at_exit() -> None:
+    """A PortAudio stream still running while the interpreter tears down can crash at exit. atexit
+    runs handlers last-registered-first, and sounddevice's own handler terminates PortAudio, so ours
+    is registered after sounddevice has been imported: streams close before PortAudio goes."""
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_close_all)
 
 
 class _Source:
@@ -133,6 +144,7 @@ class LiveInput(_Source):
                 device=self.device.index, samplerate=self.samplerate, blocksize=self.blocksize,
                 channels=self.channels, dtype="float32", latency=self.latency_setting,
                 callback=self._callback, finished_callback=self._finished)
+            _close_all_at_exit()
             _open_sources.add(self)
             if self._gil_switch_interval is not None:
                 _shorten_switch_interval(self._gil_switch_interval)

@@ -8,10 +8,12 @@ source, and stops. Nothing here blocks the audio callback: the ring is the only 
 """
 from __future__ import annotations
 
+import atexit
 import math
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +24,24 @@ from dsp.live.decide import Decider, DecisionSettings, PointClassifier
 
 if TYPE_CHECKING:  # imported when the worker starts, so listing devices stays light
     from dsp.features import FeatureSpec, Frames
+
+
+_running: "weakref.WeakSet[LiveWorker]" = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _stop_all() -> None:
+    for worker in list(_running):
+        worker.stop(timeout=2.0)
+
+
+def _stop_all_at_exit() -> None:
+    """Stop workers (and so their streams) at exit before anything else is torn down: registered
+    after the sources' handler (at the first start), so it runs before it."""
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_stop_all)
 
 
 @dataclass(frozen=True)
@@ -145,6 +165,8 @@ class LiveWorker:
             from dsp.features import FeatureExtractor
             self._extractor = FeatureExtractor(self.spec).stream()
             self.source.start()
+            _stop_all_at_exit()
+            _running.add(self)
             self._thread = threading.Thread(target=self._run, name="timbrel-live-worker", daemon=True)
             self._thread.start()
         return self
@@ -155,6 +177,7 @@ class LiveWorker:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self.source.close()
+        _running.discard(self)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker to end by itself (end of file, device error); True if it has."""
