@@ -361,7 +361,8 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: float = 22050,
                float(boltzmann_parameter), float(resolution), float(max_transition_rate),
                float(switch_prob), float(no_trough_prob))
     if y.ndim > 1:
-        outs = [_pyin_channel(ch, m, fill_na, center, pad_mode) for ch in y.reshape(-1, y.shape[-1])]
+        outs = [_pyin_channel(ch, m, fill_na, center, pad_mode)
+                for ch in y.reshape(-1, y.shape[-1])]
         return tuple(np.stack([o[i] for o in outs]).reshape(y.shape[:-1] + (-1,))
                      for i in range(3))  # type: ignore[return-value]
     return _pyin_channel(y, m, fill_na, center, pad_mode)

@@ -157,3 +157,22 @@ def test_bad_tracker_parameters():
         PitchTracker(SR, FMIN, FMAX, lag=-1)
     with pytest.raises(ValueError, match="Nyquist"):
         PitchTracker(8000, 100.0, 5000.0)
+
+
+def test_block_partition_never_changes_the_output():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    y = np.concatenate([vibrato_tone(0.3), glide(0.3)]).astype(np.float32)
+    reference = stream(y, PitchTracker(SR, FMIN, FMAX, lag=3), [y.shape[0]])
+
+    @settings(max_examples=15, deadline=None, derandomize=True)
+    @given(st.lists(st.integers(0, 5000), min_size=1, max_size=40))
+    def check(sizes):
+        if not any(sizes):
+            sizes = sizes + [1]
+        out = stream(y, PitchTracker(SR, FMIN, FMAX, lag=3), sizes)
+        for field in ("index", "voiced", "best_f0", "confidence"):
+            np.testing.assert_array_equal(getattr(out, field), getattr(reference, field))
+
+    check()
