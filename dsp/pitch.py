@@ -10,6 +10,15 @@ Conventions shared by both:
 - voiced_prob ("confidence") is causal: it depends only on the frame's own samples.
 - non-finite samples (NaN, inf) raise ValueError, as librosa does; a rejected block leaves a
   PitchTracker unchanged, so a live caller can drop the block and carry on.
+
+How it stays identical to librosa while ~100x cheaper (details in _yin.py / _viterbi.py):
+- each frame's autocorrelation is summed from FFTs of its hop-blocks (one short FFT per hop),
+  then librosa's difference function and candidate probabilities are reproduced operation by
+  operation in float64 (librosa's own quirks included);
+- the Viterbi pass is banded (the pitch transition is local) and sparse: voiced states without
+  a candidate provably lose to their unvoiced twin, except in frames with voiced_prob == 1
+  exactly (clean tones), which are decoded densely; ties break to the lowest state as
+  np.argmax does; out-of-band moves keep librosa's log(tiny) cost.
 """
 from __future__ import annotations
 
@@ -434,7 +443,14 @@ class PitchTracker:
     differs: frame k is decided once frame k + lag has been seen (fixed-lag decoding), so
     frames come out lag frames (lag * hop_length / sr s) after their samples are complete.
     `flush()` ends the stream like pyin's right padding and decodes the last frames exactly.
-    Memory is bounded: a few frames of audio and `lag` rows of back-pointers.
+    Memory is bounded: a few frames of audio (plus the largest block pushed) and `lag` rows
+    of back-pointers; Viterbi log-values are re-centred on long streams.
+
+    The default lag of 12 hops (0.28 s at 22050 Hz / 512, plus half a frame before a frame is
+    complete: `latency`) agrees with offline decoding on >= 99 % of frames of instrument audio
+    (bench_pitch.py); lag=0 is greedy (~93 %), a lag longer than the stream is exact.
+    Input: mono float blocks at `sr`; NaN/inf or non-float blocks raise ValueError and are
+    dropped without touching the stream.
     """
 
     def __init__(self, sr: float = 22050, fmin: float = 65.40639132514966,
