@@ -110,6 +110,22 @@ def test_drop_files_onto_class_analyses_and_plots(qtbot, window, assets_dir):
     assert w.data_view.x_combo.currentText() == "pitch" and w.data_view.y_combo.currentText() == "confidence"
     item = w.classes.class_item("oboe")
     assert item.childCount() == 3
+    # Clicking a point in the scatter asks to play that clip at that frame.
+    qtbot.wait(100)  # let the plot settle its auto-range before aiming at a point
+    scatter = w.data_view._items["oboe"]
+    spot = scatter.points()[len(scatter.points()) // 2]
+    view = w.data_view.plot
+    pos = view.mapFromScene(scatter.mapToScene(spot.pos()))
+    with qtbot.waitSignal(w.data_view.point_clicked) as clicked:
+        qtbot.mouseMove(view.viewport(), pos)
+        qtbot.mousePress(view.viewport(), Qt.LeftButton, pos=pos)
+        qtbot.wait(20)
+        qtbot.mouseRelease(view.viewport(), Qt.LeftButton, pos=pos)
+    clip, frame = clicked.args
+    index, rows = p.clip_frames(clip)  # the clicked point is one drawn where we clicked
+    row = rows[list(index).index(frame)]
+    assert (row[0], row[1]) == pytest.approx((spot.pos().x(), spot.pos().y()), abs=0.05)
+    assert w.statusBar().currentMessage()  # "Playing …", or why it cannot play, in words
     print(f"\nlongest event-loop stall while analysing 3 files: {stall.longest_ms} ms")
     # Drag a clip onto the other class (relabel), then undo.
     cid = next(iter(p.clips))
@@ -189,9 +205,14 @@ def test_train_loss_falls_learn_rate_keeps_network_hidden_resets(qtbot, trained_
     assert len(x) >= 5 and all(b > a for a, b in zip(x, x[1:]))  # one point per epoch, in order
     assert w._errors[-1] < w._errors[0]  # the error fell
     print(f"\nlongest event-loop stall while training: {stall.longest_ms} ms over {len(x)} epochs")
-    # The held-out clips got a confusion matrix.
+    # The held-out clips got a confusion matrix; clicking a cell lists its clips.
     assert w.evaluation is not None and w.evaluation.confusion.sum() >= 2
     assert tp.matrix.rowCount() == 2
+    tp.tabs.setCurrentIndex(1)
+    row = int(np.argmax(w.evaluation.confusion.sum(axis=1)))
+    cell = tp.matrix.visualItemRect(tp.matrix.item(row, row)).center()
+    qtbot.mouseClick(tp.matrix.viewport(), Qt.LeftButton, pos=cell)
+    assert tp.matrix_clips.count() == int(w.evaluation.confusion[row, row]) > 0
 
     # Hidden layers change: the user is asked; "No" keeps the network, "Yes" resets it.
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
@@ -323,3 +344,17 @@ def test_record_a_clip_from_the_live_input(qtbot, window, assets_dir):
     clip = w.project.clips_of("oboe")[0]
     assert clip.frames > 10 and clip.duration > 1.0
     assert (w.project.folder / clip.file).exists()
+
+
+def test_window_restores_its_size(qtbot, tmp_path, settings):
+    w = MainWindow(Project.create(tmp_path / "a"), settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(1111, 777)
+    qtbot.waitUntil(lambda: w.size().width() == 1111)
+    w.close()
+    w2 = MainWindow(Project.create(tmp_path / "b"), settings=settings)
+    qtbot.addWidget(w2)
+    w2.show()
+    assert (w2.width(), w2.height()) == (1111, 777)
+    w2.close()

@@ -44,6 +44,7 @@ class DataView(QWidget):
         self._items: dict[str, pg.ScatterPlotItem] = {}
         self._project: Project | None = None
         self._columns: list[str] = []
+        self._drawn_revision = -1
         self.x_combo.currentIndexChanged.connect(self._redraw)
         self.y_combo.currentIndexChanged.connect(self._redraw)
 
@@ -52,6 +53,9 @@ class DataView(QWidget):
         return sum(len(it.data) for it in self._items.values())
 
     def refresh(self, project: Project) -> None:
+        # Redraw only when the data changed (refresh is also called for title/save-state updates).
+        if project is self._project and project.revision == self._drawn_revision:
+            return
         self._project = project
         if project.columns != self._columns:
             self._columns = list(project.columns)
@@ -67,6 +71,7 @@ class DataView(QWidget):
         self._redraw()
 
     def _redraw(self) -> None:
+        self._drawn_revision = self._project.revision if self._project is not None else -1
         self.plot.clear()
         self.legend.clear()
         self._items.clear()
@@ -82,6 +87,7 @@ class DataView(QWidget):
         xi, yi = self.x_combo.currentIndex(), self.y_combo.currentIndex()
         if xi < 0 or yi < 0:
             return
+        self.plot.enableAutoRange()  # the empty-state hint fixed the range; follow the data again
         ids, matrix, labels = p.points()
         labels_arr = np.asarray(labels)
         ids_arr = np.asarray(ids, dtype=object)

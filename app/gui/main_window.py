@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -142,7 +142,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         geo = self.settings.value("geometry")
         if isinstance(geo, (QByteArray, bytes)):
-            self.restoreGeometry(geo)
+            self.restoreGeometry(geo)  # position and maximised state
+        size = self.settings.value("size")
+        if isinstance(size, QSize) and size.isValid():
+            self.resize(size)  # the client size exactly (frame sizes differ between platforms)
         self._load_project_state()
         self.warmed = False
         QTimer.singleShot(300, self._warm_up)
@@ -1017,4 +1020,5 @@ class MainWindow(QMainWindow):
         self.wait_idle(20)
         self.autosave(blocking=True)
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("size", self.size())
         super().closeEvent(event)
