@@ -7,7 +7,7 @@ import librosa
 import numpy as np
 import pytest
 
-from _pitch_signals import (FMAX, FMIN, SR, agreement, glide, instrument_clips, pure_tone,
+from test_pitch_signals import (FMAX, FMIN, SR, agreement, glide, instrument_clips, pure_tone,
                             vibrato_tone)
 from dsp.pitch import pyin
 

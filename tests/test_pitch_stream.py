@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _pitch_signals import FMAX, FMIN, SR, glide, instrument_clips, vibrato_tone
+from test_pitch_signals import FMAX, FMIN, SR, glide, instrument_clips, vibrato_tone
 from dsp.pitch import PitchFrames, PitchTracker, pyin
 
 HOP = 512

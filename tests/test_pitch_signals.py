@@ -1,4 +1,4 @@
-"""Shared signals and agreement measures for the pitch tests (not a test module)."""
+"""Signals and agreement measures shared by the pitch tests (helpers only, no tests here)."""
 from __future__ import annotations
 
 import shutil
