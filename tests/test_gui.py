@@ -263,6 +263,13 @@ def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_
     print(f"\nlive panel updates: {rate:.1f} per second of audio ({len(shown)} updates)")
     assert len(labels) > 10
 
+    # Export the model for `timbrel predict` / `timbrel live`.
+    from app.bundle import Bundle
+
+    exported = tmp_path / "export" / "model.timbrel.json"
+    assert w.export_model(exported)
+    assert Bundle.load(exported).predict_file(notes(assets_dir, "oboe", 1, "test")[0]).label == "oboe"
+
     # Save, reopen: the same project, and the model comes back.
     assert w.save()
     folder = w.project.folder

@@ -31,11 +31,37 @@ def run(project: str | None = None) -> int:
     pg.setConfigOptions(antialias=True)
     initial = _initial_project(project)
     win = MainWindow(initial)
+    _install_excepthook(win)
     win.show()
     if initial.folder is None:  # first start: build and open the example
         win.open_demo()
     code = int(app.exec())
     return _leave(code)
+
+
+def _install_excepthook(win) -> None:
+    """An unexpected error becomes a sentence in the status bar and a dialog, never a traceback on
+    screen; the traceback goes to a log file for a bug report."""
+    import time
+    import traceback
+
+    from app.project import app_data_dir
+
+    log = app_data_dir() / "errors.log"
+
+    def hook(kind, value, tb) -> None:
+        try:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + "".join(traceback.format_exception(kind, value, tb)))
+        except OSError:
+            pass
+        try:
+            win.error(f"Something went wrong: {value or kind.__name__}. Your project is saved; "
+                      f"details are in {log}.")
+        except Exception:  # noqa: BLE001 - never let the hook itself raise
+            pass
+
+    sys.excepthook = hook
 
 
 def _leave(code: int) -> int:

@@ -164,11 +164,11 @@ class LivePanel(QWidget):
         self._build_bars(labels)
         self.hint.setText("" if classifier is not None else
                           "Train a model (or open a project that has one), then press Listen.")
-        if self.is_running():
-            src = self._session.source_desc if self._session else None
+        if self.is_running() and self._session.source_desc[0] == "device":
+            # Listening to a device: switch to the new model now. A file keeps its model to the end.
+            src = self._session.source_desc
             self.stop()
-            if src is not None:
-                self._start(src)
+            self._start(src)
 
     def _build_bars(self, labels: list[str]) -> None:
         for i in reversed(range(self.bars_grid.count())):

@@ -292,6 +292,11 @@ class MainWindow(QMainWindow):
         except (OSError, ProjectError) as e:
             self.error(f"Could not make an editable copy of the example: {e}")
             return False
+        if self.bundle is not None and self.project.bundle_path() is not None:
+            try:
+                self.bundle.save(self.project.bundle_path())
+            except (OSError, ValueError) as e:
+                self.say(f"The model could not be copied ({e}); train again to keep one.")
         add_recent(target)
         self.say(f"The example is read-only, so your changes go into a copy: {target}")
         self.refresh()
@@ -602,8 +607,9 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.import_paths(paths, None)
 
-    def import_paths(self, paths: list[Path], label: str | None) -> None:
-        """Label files/folders (`label`, or each file's folder name) and analyse them in the background."""
+    def import_paths(self, paths: list[Path], label: str | None, cleanup: list[Path] | None = None) -> None:
+        """Label files/folders (`label`, or each file's folder name) and analyse them in the background.
+        `cleanup`: temporary files (a recording) to delete once they are in the project."""
         from app.analysis import find_audio_files, label_for
 
         if not self._ensure_writable():
@@ -649,6 +655,8 @@ class MainWindow(QMainWindow):
                 self.undo.push(FnCommand(f"Add {len(added)} clip(s)", redo, undo))
             if outcome.failures:
                 self.classes.show_problems(outcome.failures)
+            for tmp in cleanup or []:
+                Path(tmp).unlink(missing_ok=True)
             msg = f"Added {len(added)} clip(s)"
             if outcome.failures:
                 msg += f"; {len(outcome.failures)} file(s) could not be used (listed under the clips)"
@@ -951,7 +959,7 @@ class MainWindow(QMainWindow):
 
             tmp = Path(tempfile.mkdtemp(prefix="timbrel-rec-")) / f"{label}_{time.strftime('%H%M%S')}.wav"
             save_wav(tmp, audio, int(session.worker.spec.sr), subtype="PCM_16")
-            self.import_paths([tmp], label)
+            self.import_paths([tmp], label, cleanup=[tmp])
             return
         label = self.classes.selected_class()
         if not label:
