@@ -7,9 +7,9 @@ import librosa
 import numpy as np
 import pytest
 
-from test_pitch_signals import (FMAX, FMIN, SR, agreement, glide, instrument_clips, pure_tone,
-                            vibrato_tone)
 from dsp.pitch import pyin
+from test_pitch_signals import (FMAX, FMIN, SR, agreement, glide, instrument_clips,
+                                pure_tone, vibrato_tone)
 
 KW = dict(sr=SR, fmin=FMIN, fmax=FMAX)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_pitch_signals import FMAX, FMIN, SR, glide, instrument_clips, vibrato_tone
 from dsp.pitch import PitchFrames, PitchTracker, pyin
+from test_pitch_signals import FMAX, FMIN, SR, glide, instrument_clips, vibrato_tone
 
 HOP = 512
 
