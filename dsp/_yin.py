@@ -1,8 +1,12 @@
 """YIN kernels for pYIN: difference function, parabolic shifts, candidate probabilities.
 
-Private to dsp.pitch. Everything reproduces librosa 0.11's `pyin` arithmetic (its difference
-function is `2*(acf[0]-acf[k]) - cumsum(y**2)[k-1]`, not the textbook one), in the same order
-where the order decides a rounding that pyin later compares exactly (see `frame_candidates`).
+Private to dsp.pitch. Everything reproduces librosa 0.11's `pyin` arithmetic in float64: its
+difference function is `2*(acf[0]-acf[k]) - cumsum(y**2)[k-1]` with the cumsum's first entry
+zeroed (so d[1] = 2*(acf[0]-acf[1])), not the textbook one; candidate probabilities, bins and
+voiced_prob are summed in librosa's order, because pyin's Viterbi later compares them exactly
+(voiced_prob == 1 is a knife-edge). The autocorrelation itself comes from short FFTs per hop
+(`frame_spectra`), so float64 results equal librosa's to rounding (~1e-16), float32 input to
+librosa's float32 rounding (~1e-7).
 """
 from __future__ import annotations
 
