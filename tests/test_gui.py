@@ -230,7 +230,8 @@ def test_train_loss_falls_learn_rate_keeps_network_hidden_resets(qtbot, trained_
     qtbot.waitUntil(lambda: not w.training_running(), timeout=60_000)
 
 
-def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_dir, tmp_path, settings):
+def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_dir, tmp_path, settings,
+                                                   monkeypatch):
     w = trained_setup
     tp = w.training_panel
     tp.apply_preset("KNN (3 neighbours)")
@@ -250,8 +251,19 @@ def test_live_panel_follows_a_file_and_save_reopen(qtbot, trained_setup, assets_
     shown: list[tuple[float, str | None, dict]] = []
     orig = w.live.show_decision
     w.live.show_decision = lambda d: (shown.append((d.time, d.label, dict(d.probabilities))), orig(d))[1]
+    # An MLP trains in the background meanwhile: the live panel keeps up.
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    tp.apply_preset("Seed article (3 sigmoid)")
+    tp.auto_stop.setChecked(False)
+    knn = w.bundle
+    assert w.start_training()
     assert w.live.start_file(wav, realtime=True)
-    qtbot.waitUntil(lambda: not w.live.is_running(), timeout=60_000)
+    with StallMeter() as stall:
+        qtbot.waitUntil(lambda: not w.live.is_running(), timeout=60_000)
+    assert w.training_running()
+    w.stop_training()
+    qtbot.waitUntil(lambda: not w.training_running() and w.bundle is not knn, timeout=60_000)
+    print(f"\nlongest event-loop stall while listening and training: {stall.longest_ms} ms")
     labels = [lab for _, lab, _ in shown if lab is not None]
     first = [lab for t, lab, _ in shown if lab is not None and t < len(tb) / sr]
     second = [lab for t, lab, _ in shown if lab is not None and t > (len(tb) + sr // 2) / sr]

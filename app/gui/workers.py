@@ -24,6 +24,18 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from app.analysis import analyse_files
 
 
+def lower_thread_priority(nice: int = 10) -> None:
+    """Make the calling thread yield the CPU to the GUI and the live audio path.
+
+    Training and analysis can use a whole core for minutes; on Linux a thread has its own nice
+    value, so raising it keeps the event loop and the live worker responsive on a busy 2-core machine.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: it only makes things smoother
+
+
 class _OnGui(QObject):
     """Calls a Python function on the GUI thread when a worker's signal fires.
 
@@ -108,6 +120,7 @@ class AnalysisWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_thread_priority(5)
         try:
             a = analyse_files(
                 self.labelled,
@@ -180,6 +193,7 @@ class TrainWorker(QObject):
     @Slot()
     def run(self) -> None:
         result = None
+        lower_thread_priority(10)
         try:
             if self.prepare is not None:
                 self.prepare()
