@@ -99,7 +99,7 @@ class LiveInput(_Source):
     opens at the device's default rate and ``self.samplerate`` says so (the worker resamples).
     ``blocksize`` 0 lets PortAudio choose (lowest latency, variable blocks).
     ``gil_switch_interval``: while the stream is open, Python's thread switch interval is at most
-    this (see above); None leaves it alone.
+    this (see above); None leaves it alone. One stream per LiveInput: after close(), make a new one.
     """
 
     def __init__(self, device: int | str | None = None, samplerate: float = 22050, blocksize: int = 256,
@@ -138,6 +138,8 @@ class LiveInput(_Source):
         """Open and start the stream; LiveInputError with the reason if the device will not open."""
         if self._stream is not None:
             return
+        if self.ended.is_set():
+            raise LiveInputError("this LiveInput has been closed; open a new one")
         sd = self._sd
         try:
             self._stream = sd.InputStream(
