@@ -77,6 +77,7 @@ class FeatureSpec:
     features: tuple[str, ...] = ("pitch", "confidence")
     min_loudness_db: float = -60.0
     min_confidence: float = 0.0
+    pitch_lag: int = 4                  # hops the streaming pitch decoder waits (latency vs agreement)
 
     def __post_init__(self) -> None:
         feats = self.features
@@ -86,6 +87,7 @@ class FeatureSpec:
         _check_int(self, "sr", 1000, 768000)
         _check_int(self, "frame_length", 64, 65536)
         _check_int(self, "hop_length", 1, self.frame_length)
+        _check_int(self, "pitch_lag", 0, 64)
         for name in ("fmin", "fmax", "min_loudness_db", "min_confidence"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
@@ -361,7 +363,8 @@ class _PitchStage:
         from dsp.pitch import PitchTracker
 
         self._tracker = PitchTracker(sr=spec.sr, fmin=spec.fmin, fmax=spec.fmax,
-                                     frame_length=spec.frame_length, hop_length=spec.hop_length)
+                                     frame_length=spec.frame_length, hop_length=spec.hop_length,
+                                     lag=spec.pitch_lag)
 
     def push(self, x: np.ndarray) -> _PitchOut:
         return self._convert(self._tracker.push(x))

@@ -34,21 +34,44 @@ def signal(assets_dir, tmp_path_factory):
     return np.concatenate(parts).astype(np.float32)
 
 
-def test_random_blocks_agree_with_offline(signal):
-    best_f0, voiced, prob = offline(signal)
-    sizes = np.random.default_rng(0).integers(0, 3000, size=500)
-    out = stream(signal, PitchTracker(SR, FMIN, FMAX, 2048, HOP), sizes)
+def _assert_issue_targets(out: PitchFrames, y: np.ndarray) -> None:
+    best_f0, voiced, prob = offline(y)
     assert len(out) == voiced.shape[0]
     np.testing.assert_array_equal(out.index, np.arange(len(out)))
     np.testing.assert_allclose(out.times, out.index * HOP / SR)
     # confidence is causal, so it is the offline voiced_prob itself
     np.testing.assert_allclose(out.confidence, prob, rtol=0, atol=1e-12)
-    # the issue's targets for the default lag
     assert np.mean(out.voiced == voiced) >= 0.97
     cents = np.abs(1200 * np.log2(out.best_f0 / best_f0))
     both = out.voiced & voiced
     assert np.mean(cents[both] <= 10) >= 0.97
     assert np.mean(cents <= 10) >= 0.97  # the best guess of unvoiced frames too
+
+
+@pytest.fixture(scope="module")
+def instruments(assets_dir):
+    """Every bundled instrument note, end to end: the audio the default lag was chosen on."""
+    from dsp.audio import load
+
+    clips = sorted(assets_dir.glob("*/*/*.flac"))
+    assert len(clips) > 50, "the bundled assets are missing"
+    return np.concatenate([load(p, SR) for p in clips]).astype(np.float32)
+
+
+def test_the_live_features_short_lag_meets_the_targets_on_instrument_notes(instruments):
+    from dsp.features import FeatureSpec
+
+    lag = FeatureSpec().pitch_lag
+    assert lag < PitchTracker(SR, FMIN, FMAX).lag
+    sizes = np.random.default_rng(0).integers(0, 3000, size=500)
+    _assert_issue_targets(stream(instruments, PitchTracker(SR, FMIN, FMAX, 2048, HOP, lag=lag), sizes),
+                          instruments)
+
+
+def test_random_blocks_agree_with_offline(signal):
+    # vibrato, a fast glide, instrument notes and noise at the tracker's default lag
+    sizes = np.random.default_rng(0).integers(0, 3000, size=500)
+    _assert_issue_targets(stream(signal, PitchTracker(SR, FMIN, FMAX, 2048, HOP), sizes), signal)
 
 
 def test_frames_fields_are_consistent(signal):
