@@ -357,7 +357,7 @@ def test_record_a_clip_from_the_live_input(qtbot, window, assets_dir):
         player.start()
         qtbot.waitUntil(lambda: not player.is_alive(), timeout=60_000)
         qtbot.wait(300)  # the tail of the note reaches the worker
-        assert w.live.meter.value() > -60  # the meter moved while recording
+        assert w.record_peak_db > -40  # the level meter saw the note while recording
         w.toggle_record()
     qtbot.waitUntil(lambda: not w.analysis_running() and bool(w.project.clips_of("oboe")), timeout=120_000)
     clip = w.project.clips_of("oboe")[0]
@@ -377,3 +377,15 @@ def test_window_restores_its_size(qtbot, tmp_path, settings):
     w2.show()
     assert (w2.width(), w2.height()) == (1111, 777)
     w2.close()
+
+
+def test_long_sessions_do_not_exhaust_none(qtbot, window):
+    """PySide6 6.12 on CPython 3.11 drops a reference to None per void Qt call; the window's guard
+    keeps a long session (here 300,000 void Qt calls, more than None has references) from aborting."""
+    import sys
+
+    before = sys.getrefcount(None)
+    meter = window.live.meter
+    for i in range(300_000):
+        meter.setObjectName("meter")  # any void Qt call; setValue also repaints, which is slow
+    assert sys.getrefcount(None) > 1_000_000 or before - sys.getrefcount(None) < 1000

@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui import refcount_guard
 from app.gui.classes_panel import ClassesPanel
 from app.gui.data_view import DataView
 from app.gui.live_panel import LivePanel
 from app.gui.training_panel import LIVE_KEYS, TrainingPanel
-from app.gui.workers import AnalysisOutcome, AnalysisWorker, CallWorker, TrainWorker, on_gui, start_in_thread
+from app.gui.workers import AnalysisOutcome, AnalysisWorker, GuiQueue, TrainWorker, run_call
 from app.project import (
     BUNDLE_FILE,
     Project,
@@ -88,6 +89,7 @@ def held_out(clip_ids: list[str], labels: dict[str, str]) -> set[str]:
 class MainWindow(QMainWindow):
     def __init__(self, project: Project | None = None, *, settings: QSettings | None = None):
         super().__init__()
+        refcount_guard.install()  # PySide6 6.12 + CPython 3.11 would otherwise abort after a while
         # Worker threads (analysis, training, live) share the GIL with the GUI. Python hands the GIL
         # over every 5 ms by default, and painting a plot needs it hundreds of times, so the GUI
         # would wait in a convoy; a shorter switch interval keeps the event loop responsive.
@@ -103,7 +105,8 @@ class MainWindow(QMainWindow):
         self._pending_drops: list[tuple[list[Path], str | None]] = []
         self._training: tuple[Any, Any] | None = None
         self._after_training: list[Callable[[], None]] = []
-        self._calls: list[Any] = []  # keep CallWorker threads alive until they finish
+        self._calls: list[Any] = []  # threads of run_call jobs still running
+        self.gui_queue = GuiQueue(self)
         self._saving = False
         self._player: Any = None
 
@@ -682,12 +685,6 @@ class MainWindow(QMainWindow):
         if not project.features:
             project.features = spec.to_dict()
         stage = staging_dir(project.folder) if project.folder is not None else None
-        worker = AnalysisWorker(labelled, spec, stage)
-        self.progress.setRange(0, len(labelled))
-        self.progress.setValue(0)
-        self.progress.show()
-        worker.progress.connect(self._analysis_progress)
-        worker.failed.connect(self.error)
 
         def finished(outcome: AnalysisOutcome) -> None:
             self._analysis = None
@@ -697,8 +694,12 @@ class MainWindow(QMainWindow):
                 paths, label = self._pending_drops.pop(0)
                 self.import_paths(paths, label)
 
-        worker.finished.connect(on_gui(self, finished))
-        self._analysis = (start_in_thread(worker, self), worker)
+        worker = AnalysisWorker(labelled, spec, stage, self.gui_queue, progress=self._analysis_progress,
+                                finished=finished, failed=self.error)
+        self.progress.setRange(0, len(labelled))
+        self.progress.setValue(0)
+        self.progress.show()
+        self._analysis = (worker.start(), worker)
         self.say(f"Analysing {len(labelled)} file(s)…", 0)
 
     def _analysis_progress(self, done: int, total: int, name: str) -> None:
@@ -768,12 +769,10 @@ class MainWindow(QMainWindow):
             trainer.dataset = make_dataset(ids, matrix, cols)
             trainer.labels = make_labelset(ids, labels)
 
-        worker = TrainWorker(trainer, prepare=prepare)
-        worker.epochs_ready.connect(self._drain_epochs)
-        worker.fit_done.connect(self._fit_done)
-        worker.failed.connect(on_gui(self, lambda m: self.error(f"Training stopped: {m}"), text=True))
-        worker.finished.connect(self._training_finished)
-        self._training = (start_in_thread(worker, self), worker)
+        worker = TrainWorker(trainer, self.gui_queue, prepare=prepare, epochs_ready=self._drain_epochs,
+                             fit_done=self._fit_done, finished=self._training_finished,
+                             failed=lambda m: self.error(f"Training stopped: {m}"))
+        self._training = (worker.start(), worker)
         self.training_panel.set_running(True)
         self.training_panel.status.setText(
             f"Training on {n_train} frames from {len(p.clips) - len(hold)} clips "
@@ -786,10 +785,8 @@ class MainWindow(QMainWindow):
         thread, worker = self._training
         worker.stop()
         if wait:
-            thread.wait(10000)
-            from PySide6.QtCore import QCoreApplication
-
-            QCoreApplication.processEvents()
+            thread.join(10)
+            self.gui_queue.drain()  # run its last callbacks (the finished model) now
 
     def _drain_epochs(self) -> None:
         if self._training is None:
@@ -977,6 +974,7 @@ class MainWindow(QMainWindow):
             self.error(f"Could not start recording: {e}")
             return
         self._recording = (session, label)
+        self.record_peak_db = -math.inf
         self.classes.record_btn.setText("■ Stop recording")
         self._rec_timer = QTimer(self)
         self._rec_timer.setInterval(50)
@@ -990,13 +988,12 @@ class MainWindow(QMainWindow):
             d = session.queue.get_nowait()
             if hasattr(d, "level_db"):
                 last = d
-        if last is not None:
+        if last is not None and math.isfinite(last.level_db):
             self.live.meter.setValue(int(max(-60, min(0, last.level_db))))
+            self.record_peak_db = max(self.record_peak_db, last.level_db)
 
     # ---------------------------------------------------------------- helpers
     def _call(self, fn: Callable[[], Any], done: Callable[[Any], None], failed: Callable[[str], None]) -> None:
-        worker = CallWorker(fn)
-        worker.failed.connect(on_gui(self, failed, text=True))
         entry: list[Any] = []
 
         def finished(res: Any) -> None:
@@ -1004,9 +1001,7 @@ class MainWindow(QMainWindow):
                 self._calls.remove(entry[0])
             done(res)
 
-        worker.finished.connect(on_gui(self, finished))
-        thread = start_in_thread(worker, self)
-        entry.append((thread, worker))
+        entry.append(run_call(fn, self.gui_queue, finished, failed))
         self._calls.append(entry[0])
 
     def wait_idle(self, timeout_s: float = 60.0) -> None:
@@ -1016,6 +1011,7 @@ class MainWindow(QMainWindow):
         t0 = time.monotonic()
         while (self._analysis or self._training or self._calls or self._saving) and time.monotonic() - t0 < timeout_s:
             QCoreApplication.processEvents()
+            self.gui_queue.drain()
             time.sleep(0.005)
 
     def closeEvent(self, event) -> None:

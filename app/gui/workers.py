@@ -1,14 +1,15 @@
 """Background work for the GUI: analysis of dropped files and repeated training fits.
 
-Each worker is a QObject moved to its own QThread; results come back as queued signals, so the GUI
-thread only ever does bookkeeping. Training epochs can arrive thousands of times a second at
-batch size 1, so they are buffered and announced at most ~30 times a second instead of one signal
-per epoch (a signal per epoch would flood the event loop and stall it).
+Each job runs on a plain Python thread; results come back through GuiQueue, drained by a timer on
+the GUI thread, so the GUI thread only ever does bookkeeping. Training epochs can arrive thousands
+of times a second at batch size 1, so they are buffered and announced at most ~30 times a second
+(a call per epoch would flood the event loop and stall it).
 """
 from __future__ import annotations
 
 import math
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QTimer
 
 from app.analysis import analyse_files
 
@@ -36,42 +37,40 @@ def lower_thread_priority(nice: int = 10) -> None:
         pass  # not Linux, or not allowed: it only makes things smoother
 
 
-class _OnGui(QObject):
-    """Calls a Python function on the GUI thread when a worker's signal fires.
+class GuiQueue(QObject):
+    """Carries results from worker threads to the GUI thread.
 
-    A plain function or lambda connected to a worker's signal would run on the worker's thread
-    (it has no thread of its own); a slot of a QObject living on the GUI thread is queued there.
+    Workers are plain Python threads; they `post(fn, *args)` and a QTimer on the GUI thread runs
+    the posted calls every 15 ms. No Python object crosses threads through a queued Qt signal:
+    with PySide6 6.12 that path corrupted reference counts (the interpreter aborted at exit with
+    "Fatal Python error: bool_dealloc") once training and live listening had run together.
     """
 
-    def __init__(self, fn: Callable[..., Any], parent: QObject):
+    def __init__(self, parent: QObject, interval_ms: int = 15):
         super().__init__(parent)
-        self._fn = fn
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.drain)
+        self._timer.start()
 
-    @Slot(object)
-    def call(self, value: Any = None) -> None:
-        self._fn(value)
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the GUI thread soon (callable from any thread)."""
+        self._q.put((fn, args))
 
-    @Slot(str)
-    def call_str(self, value: str) -> None:
-        self._fn(value)
-
-
-def on_gui(parent: QObject, fn: Callable[[Any], Any], text: bool = False):
-    """A slot that runs `fn(value)` on `parent`'s (the GUI) thread; connect worker signals to it."""
-    r = _OnGui(fn, parent)
-    return r.call_str if text else r.call
+    def drain(self) -> None:
+        while True:
+            try:
+                fn, args = self._q.get_nowait()
+            except queue.Empty:
+                return
+            fn(*args)
 
 
-def start_in_thread(worker: QObject, parent: QObject) -> QThread:
-    """Run `worker.run` in a new QThread that quits and cleans up when `worker.finished` fires."""
-    thread = QThread(parent)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    thread.start()
-    return thread
+def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    t = threading.Thread(target=target, name=name, daemon=True)
+    t.start()
+    return t
 
 
 @dataclass
@@ -101,15 +100,18 @@ def _duration(path: Path) -> float:
         return math.nan
 
 
-class AnalysisWorker(QObject):
-    """Analyses (file, label) pairs with app.analysis, reporting progress per file."""
+class AnalysisWorker:
+    """Analyses (file, label) pairs with app.analysis on its own thread, reporting progress per file.
 
-    progress = Signal(int, int, str)  # done, total, file name
-    finished = Signal(object)  # AnalysisOutcome
-    failed = Signal(str)
+    Callbacks run on the GUI thread (through `gui.post`): progress(done, total, name),
+    failed(message), finished(AnalysisOutcome).
+    """
 
-    def __init__(self, labelled: list[tuple[Path, str]], spec: Any = None, stage_dir: Path | None = None):
-        super().__init__()
+    def __init__(self, labelled: list[tuple[Path, str]], spec: Any, stage_dir: Path | None, gui: GuiQueue, *,
+                 progress: Callable[[int, int, str], None], finished: Callable[[Any], None],
+                 failed: Callable[[str], None]):
+        self.gui = gui
+        self.on_progress, self.on_finished, self.on_failed = progress, finished, failed
         self.labelled = labelled
         self.spec = spec
         self.stage_dir = stage_dir
@@ -118,14 +120,17 @@ class AnalysisWorker(QObject):
     def stop(self) -> None:
         self._stop.set()
 
-    @Slot()
+    def start(self) -> threading.Thread:
+        self.thread = start_thread(self.run, "timbrel-analysis")
+        return self.thread
+
     def run(self) -> None:
         lower_thread_priority(5)
         try:
             a = analyse_files(
                 self.labelled,
                 self.spec,
-                progress=lambda done, total, path: self.progress.emit(done, total, Path(path).name),
+                progress=lambda done, total, path: self.gui.post(self.on_progress, done, total, Path(path).name),
                 stop=self._stop,
             )
             out = AnalysisOutcome(list(a.columns), stopped=self._stop.is_set())
@@ -147,26 +152,27 @@ class AnalysisWorker(QObject):
                 out.clips.append(clip)
             out.failures = [(Path(f.path), f.reason) for f in a.failures]
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
-            self.failed.emit(f"Analysis failed: {e}")
+            self.gui.post(self.on_failed, f"Analysis failed: {e}")
             out = AnalysisOutcome([], stopped=True)
-        self.finished.emit(out)
+        self.gui.post(self.on_finished, out)
 
 
-class TrainWorker(QObject):
-    """Runs Trainer.run() (repeated fits) off the GUI thread.
+class TrainWorker:
+    """Runs Trainer.run() (repeated fits) on its own thread.
 
-    Epoch points go into `self.epochs` (a deque the GUI drains); `epochs_ready` is emitted at most
-    every `emit_interval` seconds, and once more when a fit ends.
+    Epoch points go into `self.epochs` (a deque the GUI drains); `epochs_ready` is posted to the GUI
+    at most every `emit_interval` seconds (a call per epoch would flood the event loop at batch
+    size 1), and once more when a fit ends. fit_done(report), failed(message), finished(result)
+    also run on the GUI thread.
     """
 
-    epochs_ready = Signal()
-    fit_done = Signal(object)  # app.training.FitReport
-    finished = Signal(object)  # TrainResult or None
-    failed = Signal(str)
-
-    def __init__(self, trainer: Any, emit_interval: float = 0.03, prepare: Callable[[], None] | None = None):
-        super().__init__()
+    def __init__(self, trainer: Any, gui: GuiQueue, *, epochs_ready: Callable[[], None],
+                 fit_done: Callable[[Any], None], finished: Callable[[Any], None],
+                 failed: Callable[[str], None], prepare: Callable[[], None] | None = None,
+                 emit_interval: float = 0.03):
         self.trainer = trainer
+        self.gui = gui
+        self.on_epochs, self.on_fit_done, self.on_finished, self.on_failed = epochs_ready, fit_done, finished, failed
         self.prepare = prepare
         self.epochs: deque[tuple[int, float, float]] = deque()
         self._interval = emit_interval
@@ -181,16 +187,19 @@ class TrainWorker(QObject):
         now = time.monotonic()
         if now - self._last_emit >= self._interval:
             self._last_emit = now
-            self.epochs_ready.emit()
+            self.gui.post(self.on_epochs)
 
     def _on_fit(self, report: Any) -> None:
-        self.epochs_ready.emit()
-        self.fit_done.emit(report)
+        self.gui.post(self.on_epochs)
+        self.gui.post(self.on_fit_done, report)
 
     def stop(self) -> None:
         self.trainer.stop()
 
-    @Slot()
+    def start(self) -> threading.Thread:
+        self.thread = start_thread(self.run, "timbrel-training")
+        return self.thread
+
     def run(self) -> None:
         result = None
         lower_thread_priority(10)
@@ -199,29 +208,25 @@ class TrainWorker(QObject):
                 self.prepare()
             result = self.trainer.run()
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
-            self.failed.emit(str(e))
-        self.epochs_ready.emit()
-        self.finished.emit(result)
+            self.gui.post(self.on_failed, str(e))
+        self.gui.post(self.on_epochs)
+        self.gui.post(self.on_finished, result)
 
 
-class CallWorker(QObject):
-    """Runs one function off the GUI thread (evaluation, bundle saving, building the demo)."""
+def run_call(fn: Callable[[], Any], gui: GuiQueue, finished: Callable[[Any], None],
+             failed: Callable[[str], None]) -> threading.Thread:
+    """Run one function off the GUI thread (evaluation, bundle saving, autosave, warm-up);
+    `finished(result)` (None after a failure, which `failed(message)` reports first) runs on the GUI thread."""
 
-    finished = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, fn: Callable[[], Any]):
-        super().__init__()
-        self.fn = fn
-
-    @Slot()
-    def run(self) -> None:
+    def work() -> None:
         result = None
         try:
-            result = self.fn()
+            result = fn()
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
-            self.failed.emit(str(e))
-        self.finished.emit(result)
+            gui.post(failed, str(e))
+        gui.post(finished, result)
+
+    return start_thread(work, "timbrel-call")
 
 
 def warm_up(spec: Any) -> None:
