@@ -117,8 +117,7 @@ def main() -> int:
         print(m.report(f"training while the live panel classifies a file in real time ({seconds:.1f} s)"))
         print(f"  live panel decisions seen: {w.live.decisions_seen}")
     w.close()
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter teardown (see app.gui._leave)
+    return 0
 
 
 if __name__ == "__main__":

@@ -35,8 +35,7 @@ def run(project: str | None = None) -> int:
     win.show()
     if initial.folder is None:  # first start: build and open the example
         win.open_demo()
-    code = int(app.exec())
-    return _leave(code)
+    return int(app.exec())
 
 
 def _install_excepthook(win) -> None:
@@ -62,21 +61,6 @@ def _install_excepthook(win) -> None:
             pass
 
     sys.excepthook = hook
-
-
-def _leave(code: int) -> int:
-    """Exit without Python's interpreter teardown.
-
-    The window has closed its audio streams, stopped its threads and saved the project by now
-    (closeEvent). What remains is interpreter finalization, where PySide6 6.12 with worker threads
-    that have run numba code can abort with "Fatal Python error: bool_dealloc" while garbage-
-    collecting Qt wrappers; skipping teardown avoids showing users that crash.
-    """
-    import os
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _initial_project(project: str | None):
