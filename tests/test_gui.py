@@ -389,3 +389,22 @@ def test_long_sessions_do_not_exhaust_none(qtbot, window):
     for i in range(300_000):
         meter.setObjectName("meter")  # any void Qt call; setValue also repaints, which is slow
     assert sys.getrefcount(None) > 1_000_000 or before - sys.getrefcount(None) < 1000
+
+
+def test_keyboard_shortcuts_train_stop_and_delete(qtbot, trained_setup):
+    w = trained_setup
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
+    w.training_panel.auto_stop.setChecked(False)
+    qtbot.keyClick(w, Qt.Key_T, Qt.ControlModifier)  # Train
+    assert w.training_running()
+    qtbot.waitUntil(lambda: len(w._errors) >= 1, timeout=120_000)
+    qtbot.keyClick(w, Qt.Key_T, Qt.ControlModifier)  # Stop
+    qtbot.waitUntil(lambda: not w.training_running(), timeout=60_000)
+    cid = w.project.clips_of("oboe")[0].id
+    w.classes.tree.clearSelection()
+    w.classes.clip_item(cid).setSelected(True)
+    qtbot.keyClick(w.classes.tree, Qt.Key_Delete)  # Delete
+    assert cid not in w.project.clips
+    qtbot.keyClick(w, Qt.Key_Z, Qt.ControlModifier)  # Undo
+    assert cid in w.project.clips
