@@ -366,6 +366,7 @@ class MainWindow(QMainWindow):
             self.error(str(e))
             return
         folder = start_demo_folder()
+        before = self.project  # switch to the example only if the user has not started work meanwhile
         proj = Project(folder)
         proj.title = "Demo: trombone vs oboe"
         self.say("Preparing the trombone vs oboe example…")
@@ -380,7 +381,10 @@ class MainWindow(QMainWindow):
             except (OSError, ProjectError) as e:
                 self.error(f"Could not prepare the example: {e}")
                 return
-            self.open_project(final, read_only=True)
+            if self.project is before and (before.folder is None or before.read_only):
+                self.open_project(final, read_only=True)
+            else:
+                self.say("The trombone vs oboe example is ready: File › Open the demo.")
 
         self._run_analysis(files, proj.features or None, done, proj)
 
@@ -633,7 +637,10 @@ class MainWindow(QMainWindow):
         project = self.project
 
         def done(outcome: AnalysisOutcome) -> None:
-            if project is not self.project:
+            if project is not self.project:  # the user opened another project meanwhile
+                for c in outcome.clips:
+                    if c.staged is not None:
+                        Path(c.staged).unlink(missing_ok=True)
                 return
             added = []
             for c in outcome.clips:
