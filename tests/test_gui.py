@@ -139,6 +139,12 @@ def test_drop_files_onto_class_analyses_and_plots(qtbot, window, assets_dir):
     assert cid not in p.clips and not path.exists()
     w.undo.undo()
     assert cid in p.clips and path.exists()
+    # Autosave (background, atomic) leaves a project that reopens identically.
+    assert p.dirty
+    w.autosave()
+    qtbot.waitUntil(lambda: not p.dirty, timeout=30_000)
+    again = Project.open(p.folder)
+    assert again.to_meta() == p.to_meta() and again.points()[0] == p.points()[0]
 
 
 def test_drop_folder_on_window_uses_folder_name_and_lists_bad_files(qtbot, window, assets_dir, tmp_path):
