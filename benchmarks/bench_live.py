@@ -111,7 +111,6 @@ def start_training(stop: threading.Event) -> threading.Thread:
 
 def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool, switch: float | None) -> dict:
     from dsp.live import LiveInput, LiveWorker
-    from dsp.pitch import PitchTracker
     spec = bundle.spec
     stop_training = threading.Event()
     trainer = start_training(stop_training) if train else None
@@ -143,9 +142,7 @@ def run_phase(name: str, bundle, seconds: float, blocksize: int, train: bool, sw
     newest = np.array(list(worker.stats.since_newest)[lat0:], dtype=float)
     newest = newest[np.isfinite(newest)]
     lat = lat[np.isfinite(lat)]
-    tracker = PitchTracker(sr=spec.sr, fmin=spec.fmin, fmax=spec.fmax, frame_length=spec.frame_length,
-                           hop_length=spec.hop_length)
-    lag_s = tracker.lag * spec.hop_length / spec.sr
+    lag_s = spec.pitch_lag * spec.hop_length / spec.sr  # the live features' decoding lag
     period = blocksize / source.samplerate
     return dict(phase=name, seconds=wall, decisions=worker.stats.decisions - n0, overflows=overflows,
                 input_overflows=source.input_overflows, ring_overflows=source.ring.overflows,
