@@ -414,3 +414,16 @@ def test_keyboard_shortcuts_train_stop_and_delete(qtbot, trained_setup):
     assert cid not in w.project.clips
     qtbot.keyClick(w, Qt.Key_Z, Qt.ControlModifier)  # Undo
     assert cid in w.project.clips
+
+
+def test_plateau_is_shown_and_stops_training(qtbot, trained_setup):
+    w = trained_setup
+    tp = w.training_panel
+    tp.apply_preset("Seed article (3 sigmoid)")
+    tp.batch_size.setValue(8)
+    tp.auto_stop.setChecked(True)
+    assert w.start_training()
+    qtbot.waitUntil(lambda: not w.training_running(), timeout=300_000)  # it stops by itself
+    assert w.last_result.stopped_by == "plateau"
+    assert "Plateau" in tp.plateau.text()
+    assert len(w._errors) >= 6  # the rule needs fits before and after to compare

@@ -815,11 +815,11 @@ class MainWindow(QMainWindow):
         val = "" if report.validation_error is None or not math.isfinite(report.validation_error) \
             else f", validation {report.validation_error:.3g}"
         text = f"Fit {len(self._errors)}: error {report.error:.3g}{val} (best {min(self._errors or [math.nan]):.3g})."
-        if plateau:
-            text += "\nPlateau: the error has stopped falling — more fits won't help much."
         self.training_panel.status.setText(text)
+        self.training_panel.show_plateau(plateau)
 
     def _training_finished(self, result: Any) -> None:
+        self.last_result = result
         self._drain_epochs()
         self._training = None
         self.training_panel.set_running(False)

@@ -125,6 +125,10 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
         fl.addWidget(self.status)
+        self.plateau = QLabel("")
+        self.plateau.setWordWrap(True)
+        self.plateau.setStyleSheet("color: #009E73; font-weight: bold;")
+        fl.addWidget(self.plateau)
         fl.addStretch(1)
         outer.addWidget(form_box)
 
@@ -290,7 +294,12 @@ class TrainingPanel(QWidget):
         (self.stop_clicked if self._running else self.train_clicked).emit()
 
     # ---------------------------------------------------------------- loss plot
+    def show_plateau(self, reached: bool) -> None:
+        self.plateau.setText("Plateau: the error has stopped falling; more fits won't help much."
+                             if reached else "")
+
     def clear_loss(self) -> None:
+        self.plateau.setText("")
         self._x.clear()
         self._train.clear()
         self._val.clear()
