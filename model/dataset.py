@@ -1,7 +1,15 @@
 """FluCoMa's DataSet (id -> fixed-width float vector) and LabelSet (id -> one string label).
 
 JSON on disk is FluCoMa's: ``{"cols": N, "data": {"id": [v0, ..., vN-1]}}`` and
-``{"cols": 1, "data": {"id": ["label"]}}``. Points keep their insertion order.
+``{"cols": 1, "data": {"id": ["label"]}}`` (flucoma-core include/data/FluidJSON.hpp, to_json /
+from_json for FluidDataSet). Points keep their insertion order; FluCoMa's files list ids sorted
+as strings ("0", "1", "10", ...), because its JSON objects are sorted maps.
+
+Reading accepts everything FluCoMa writes and reads: an empty set is written without "data"
+(``{"cols": N}``; a cleared DataSet is ``{"cols": 0}``), sizes may be written as 3.0, extra keys are
+ignored, and a one-value point may be a bare number instead of a one-element list (FluCoMa's
+reader allows it; Max's dict writes it so). LabelSet labels written as numbers are read as their
+text. Anything else odd raises ValueError naming the problem.
 """
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_matrix, as_vector, check_id, check_unique_ids, describe_ids, field, positive_int
+from .checks import (as_matrix, as_vector, check_id, check_unique_ids, describe_ids, field, from_json,
+                     json_int, json_label, json_vector, positive_int)
 from .jsonio import load_as, save_json
 
 
@@ -23,13 +32,17 @@ class UnknownIdError(ValueError, KeyError):
 
 
 class DataSet:
-    """Points with string ids, each exactly ``cols`` finite float64 values."""
+    """Points with string ids, each exactly ``cols`` finite float64 values.
+
+    ``cols`` 0 is FluCoMa's cleared DataSet: its width is not known yet, and the first point
+    added (or merged) sets it, as FluCoMa's ``addPoint`` does on an empty set.
+    """
 
     def __init__(self, cols: int):
-        self._cols = positive_int(cols, "cols")
+        self._cols = positive_int(cols, "cols", minimum=0)
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
-        self._data = np.empty((16, self._cols))  # grown by doubling; rows >= len(self) unused
+        self._data = np.empty((0, self._cols))  # grown by doubling; rows >= len(self) unused
 
     # --- points -------------------------------------------------------------------------------
     @property
@@ -52,12 +65,15 @@ class DataSet:
     def add_point(self, point_id: str, vec: Iterable[float]) -> None:
         """Add a new point; an id already present is an error (use ``update_point``/``set_point``)."""
         check_id(point_id)
-        v = as_vector(vec, self._cols, f"point {point_id!r}")
+        width = None if self._cols == 0 and not self._ids else self._cols  # 0: the first point decides
+        v = as_vector(vec, width, f"point {point_id!r}")
         if point_id in self._row:
             raise ValueError(f"id {point_id!r} is already in the DataSet: use update_point or set_point")
+        if width is None:
+            self._cols, self._data = v.shape[0], np.empty((0, v.shape[0]))
         n = len(self._ids)
         if n == self._data.shape[0]:
-            grown = np.empty((2 * n, self._cols))
+            grown = np.empty((max(16, 2 * n), self._cols))
             grown[:n] = self._data[:n]
             self._data = grown
         self._data[n] = v
@@ -117,13 +133,15 @@ class DataSet:
         ds = cls(m.shape[1])
         ds._ids = ids
         ds._row = {i: r for r, i in enumerate(ids)}
-        ds._data = m if len(ids) else np.empty((16, m.shape[1]))
+        ds._data = m
         return ds
 
     def merge(self, other: "DataSet", overwrite: bool = False) -> None:
         """Add ``other``'s points; ids present in both keep this set's values unless ``overwrite``."""
         if not isinstance(other, DataSet):
             raise ValueError(f"merge needs a DataSet, got {type(other).__name__}")
+        if self._cols == 0 and not self._ids:  # width not known yet: take the other's
+            self._cols, self._data = other.cols, np.empty((0, other.cols))
         if other.cols != self._cols:
             raise ValueError(f"cannot merge a DataSet of {other.cols} columns into one of {self._cols}: "
                              "the widths must match")
@@ -142,19 +160,19 @@ class DataSet:
         return {"cols": self._cols, "data": dict(zip(self._ids, data))}
 
     @classmethod
+    @from_json("DataSet JSON")
     def from_dict(cls, d: Mapping) -> "DataSet":
-        cols = positive_int(field(d, "cols", "DataSet JSON"), "DataSet JSON 'cols'")
-        data = field(d, "data", "DataSet JSON")
-        if not isinstance(data, Mapping):
-            raise ValueError("DataSet JSON 'data' must be an object mapping ids to lists of numbers")
-        ds = cls(cols)
-        if data:
-            for point_id, values in data.items():
-                if not isinstance(values, list) or len(values) != cols:
-                    raise ValueError(f"DataSet JSON point {point_id!r} must be a list of {cols} numbers "
-                                     f"(the file says cols={cols}), got {values!r:.60}")
-            ds = cls.from_numpy(list(data), _numbers(list(data.values()), "DataSet JSON"))
-        return ds
+        cols = json_int(field(d, "cols", "DataSet JSON"), "DataSet JSON 'cols'")
+        data = _points(d, "DataSet JSON")
+        if not data:
+            return cls(cols)
+        if cols == 0:
+            raise ValueError(f"DataSet JSON says cols 0 but holds {len(data)} points: the file is damaged")
+        ids = check_unique_ids(list(data))
+        rows = np.empty((len(ids), cols))
+        for r, (point_id, values) in enumerate(data.items()):
+            rows[r] = json_vector(values, cols, f"DataSet JSON point {point_id!r} (cols is {cols})")
+        return cls.from_numpy(ids, rows)
 
     def save(self, path: str | os.PathLike) -> None:
         save_json(path, self.to_dict())
@@ -233,19 +251,20 @@ class LabelSet:
         return {"cols": 1, "data": {i: [label] for i, label in self._labels.items()}}
 
     @classmethod
+    @from_json("LabelSet JSON")
     def from_dict(cls, d: Mapping) -> "LabelSet":
-        cols = field(d, "cols", "LabelSet JSON")
-        if cols != 1:
+        cols = json_int(field(d, "cols", "LabelSet JSON"), "LabelSet JSON 'cols'")
+        data = _points(d, "LabelSet JSON")
+        if cols != 1 and (data or cols != 0):  # 0 only as an empty set's unknown width
             raise ValueError(f"LabelSet JSON must have cols 1, got {cols!r}: is this a DataSet file?")
-        data = field(d, "data", "LabelSet JSON")
-        if not isinstance(data, Mapping):
-            raise ValueError("LabelSet JSON 'data' must be an object mapping ids to [label]")
         ls = cls()
         for point_id, value in data.items():
-            if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], str)):
-                raise ValueError(f"LabelSet JSON point {point_id!r} must be a list holding one string "
-                                 f"label, got {value!r:.60}")
-            ls.add_label(point_id, value[0])
+            what = f"LabelSet JSON point {point_id!r}"
+            if isinstance(value, list):
+                if len(value) != 1:
+                    raise ValueError(f"{what} must be a list holding one label, got {len(value)} values")
+                value = value[0]
+            ls.add_label(check_id(point_id), json_label(value, f"{what}'s label"))
         return ls
 
     def save(self, path: str | os.PathLike) -> None:
@@ -262,12 +281,16 @@ def _check_label(label: object, point_id: str) -> str:
     return label
 
 
-def _numbers(rows: list, what: str) -> np.ndarray:
-    for r in rows:
-        for v in r:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"{what} holds {v!r}, which is not a number")
-    return np.array(rows, dtype=np.float64)
+def _points(d: Mapping, what: str) -> Mapping:
+    """The "data" object of a DataSet/LabelSet file; FluCoMa writes an empty set without one."""
+    field(d, "cols", what)
+    data = d.get("data")
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} 'data' must be an object mapping ids to lists of values, "
+                         f"got {type(data).__name__}")
+    return data
 
 
 def check_targets(targets: object, kind: type, learner: str) -> None:

@@ -81,6 +81,10 @@ def load_json(path: str | os.PathLike) -> Any:
         raise JSONFileError(
             f"{path}: {hint} at line {exc.lineno} column {exc.colno} ({exc.msg}); "
             "restore it from a backup or save it again") from None
+    except RecursionError:
+        raise JSONFileError(f"{path}: the JSON is nested too deeply to be a model or data file") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise JSONFileError(f"{path}: the file holds a value Python cannot read ({exc})") from None
 
 
 def load_as(from_dict: Callable[[Any], T], path: str | os.PathLike) -> T:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import knn_kernels as K
-from .checks import as_vector, check_unique_ids, field, not_fitted, positive_int
+from .checks import as_vector, check_unique_ids, field, from_json, json_int, json_vector, not_fitted, positive_int
 from .dataset import DataSet, LabelSet, check_targets, paired
 from .jsonio import load_as, save_json
 
@@ -164,31 +164,53 @@ class _KNN:
 
     @staticmethod
     def _parse_tree(d: object) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """FluCoMa's KDTree dump (flucoma-core include/data/FluidJSON.hpp, to_json for KDTree, and
+        KDTree::toFlat): "rows" points of "cols" values in "data", their "ids", and "tree", one
+        [left, right] pair of node numbers (-1: none) per node, nodes in pre-order from 0."""
         what = "KDTree JSON"
-        rows = positive_int(field(d, "rows", what), f"{what} 'rows'")
-        cols = positive_int(field(d, "cols", what), f"{what} 'cols'")
+        rows = json_int(field(d, "rows", what), f"{what} 'rows'")
+        if rows == 0:
+            raise ValueError(f"{what} holds no points: FluCoMa saves a KNN model like this before it "
+                             "is fitted; fit it (there or here) and save it again")
+        cols = json_int(field(d, "cols", what), f"{what} 'cols'", minimum=1)
         data = field(d, "data", what)
         if not (isinstance(data, list) and len(data) == rows):
             raise ValueError(f"{what} 'data' must hold {rows} points (its 'rows')")
-        matrix = np.array([as_vector(p, cols, f"{what} point") for p in data]).reshape(rows, cols)
+        matrix = np.empty((rows, cols))
+        for r, p in enumerate(data):
+            matrix[r] = json_vector(p, cols, f"{what} point {r} (cols is {cols})")
         ids = field(d, "ids", what)
+        if rows == 1 and isinstance(ids, (str, int)):
+            ids = [ids]  # a Max dict writes a one-element list as its element
         if not (isinstance(ids, list) and len(ids) == rows):
             raise ValueError(f"{what} 'ids' must hold {rows} ids (its 'rows')")
-        ids = check_unique_ids(ids)
+        # ids are strings; a whole number is taken as its text (the targets' keys are strings anyway)
+        ids = check_unique_ids([str(i) if isinstance(i, int) and not isinstance(i, bool) else i
+                                for i in ids])
         tree = field(d, "tree", what)
-        ok = isinstance(tree, list) and len(tree) == rows and all(
-            isinstance(t, list) and len(t) == 2 and all(isinstance(c, int) and not isinstance(c, bool)
-                                                        and -1 <= c < rows for c in t) for t in tree)
-        if not ok:
-            raise ValueError(f"{what} 'tree' must hold {rows} [left, right] pairs of node numbers or -1")
-        return ids, matrix, np.array(tree, dtype=np.int64).reshape(rows, 2)
+        bad = ValueError(f"{what} 'tree' must hold {rows} [left, right] pairs of node numbers or -1")
+        if not (isinstance(tree, list) and len(tree) == rows):
+            raise bad
+        links = np.empty((rows, 2), dtype=np.int64)
+        for n, pair in enumerate(tree):
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise bad
+            for side, c in enumerate(pair):
+                try:
+                    links[n, side] = json_int(c, "node", minimum=-1)
+                except ValueError:
+                    raise bad from None
+                if links[n, side] >= rows:
+                    raise bad
+        return ids, matrix, links
 
     def save(self, path: str | os.PathLike) -> None:
         save_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike):
-        return load_as(cls.from_dict, path)
+    def load(cls, path: str | os.PathLike, num_neighbours: int = 3, weight: bool = True):
+        """Load a dump; FluCoMa's do not store num_neighbours or weight, so give them here."""
+        return load_as(lambda d: cls.from_dict(d, num_neighbours, weight), path)
 
     def to_dict(self) -> dict:
         raise NotImplementedError
@@ -246,12 +268,12 @@ class KNNClassifier(_KNN):
         return {"labels": index.source.to_dict(), "tree": index.tree_dict()}
 
     @classmethod
+    @from_json("KNNClassifier JSON")
     def from_dict(cls, d: Mapping, num_neighbours: int = 3, weight: bool = True) -> "KNNClassifier":
         """A classifier from FluCoMa's dump (which does not store num_neighbours or weight)."""
         ids, data, tree = cls._parse_tree(field(d, "tree", "KNNClassifier JSON"))
         labels = LabelSet.from_dict(field(d, "labels", "KNNClassifier JSON"))
-        _same_ids(ids, labels)
-        check_targets(labels, LabelSet, "KNNClassifier")
+        _same_ids(ids, labels)  # one class is allowed here: FluCoMa fits and saves such models
         knn = cls(num_neighbours, weight)
         knn._index = cls._labelled(knn._new_index(ids, data, tree), labels)
         return knn
@@ -298,6 +320,7 @@ class KNNRegressor(_KNN):
         return {"target": index.source.to_dict(), "tree": index.tree_dict()}
 
     @classmethod
+    @from_json("KNNRegressor JSON")
     def from_dict(cls, d: Mapping, num_neighbours: int = 3, weight: bool = True) -> "KNNRegressor":
         """A regressor from FluCoMa's dump (which does not store num_neighbours or weight)."""
         ids, data, tree = cls._parse_tree(field(d, "tree", "KNNRegressor JSON"))

@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import mlp_kernels as K
-from .checks import as_vector, check_unique_ids, field, not_fitted, number_in, positive_int
+from .checks import (as_vector, check_unique_ids, field, from_json, json_int, json_label, json_vector,
+                     not_fitted, number_in, positive_int)
 from .dataset import DataSet, LabelSet, check_targets, paired
 from .jsonio import load_as, save_json
 
@@ -385,42 +386,49 @@ class _MLP:
 
     @staticmethod
     def _parse_layers(layers: object) -> tuple[list[int], list[int], np.ndarray]:
-        """(sizes, activation codes, flat params) from FluCoMa's "layers" list."""
-        if not isinstance(layers, list) or not layers:
-            raise ValueError("MLP JSON 'layers' must be a non-empty list of layers")
+        """(sizes, activation codes, flat params) from FluCoMa's "layers" list
+        (flucoma-core include/data/FluidJSON.hpp, to_json/from_json for MLP)."""
+        if layers is None or layers == []:
+            raise ValueError("MLP JSON holds no layers: FluCoMa saves an MLP like this before it is "
+                             "trained; train it (there or here) and save it again")
+        if not isinstance(layers, list):
+            raise ValueError(f"MLP JSON 'layers' must be a list of layers, got {type(layers).__name__}")
         sizes: list[int] = []
         acts: list[int] = []
         chunks: list[np.ndarray] = []
         for k, layer in enumerate(layers):
             what = f"MLP JSON layer {k}"
             act = field(layer, "activation", what)
-            if act not in ACTIVATION_NAMES or isinstance(act, bool):
+            try:
+                code = json_int(act, f"{what} activation")
+            except ValueError:
+                code = -1
+            if code not in ACTIVATION_NAMES:
                 raise ValueError(f"{what} has activation {act!r}; FluCoMa's are 0 identity, 1 sigmoid, "
                                  "2 relu, 3 tanh")
-            rows = positive_int(field(layer, "rows", what), f"{what} 'rows'")
-            cols = positive_int(field(layer, "cols", what), f"{what} 'cols'")
+            rows = json_int(field(layer, "rows", what), f"{what} 'rows'", minimum=1)
+            cols = json_int(field(layer, "cols", what), f"{what} 'cols'", minimum=1)
             if sizes and rows != sizes[-1]:
                 raise ValueError(f"{what} takes {rows} inputs but the layer before gives {sizes[-1]}")
             weights = field(layer, "weights", what)
-            if not (isinstance(weights, list) and len(weights) == rows
-                    and all(isinstance(r, list) and len(r) == cols for r in weights)):
+            if not (isinstance(weights, list) and len(weights) == rows):
                 raise ValueError(f"{what} 'weights' must be {rows} lists of {cols} numbers (rows x cols)")
-            W = np.array([as_vector(r, cols, f"{what} weights row") for r in weights]).reshape(rows, cols)
-            b = as_vector(field(layer, "biases", what), cols, f"{what} 'biases'")
+            W = np.empty((rows, cols))
+            for r, row in enumerate(weights):
+                W[r] = json_vector(row, cols, f"{what} 'weights' row {r} ({rows} lists of {cols} numbers)")
+            b = json_vector(field(layer, "biases", what), cols, f"{what} 'biases'")
             if not sizes:
                 sizes.append(rows)
             sizes.append(cols)
-            acts.append(int(act))
+            acts.append(code)
             chunks += [W.ravel(), b]
         return sizes, acts, np.concatenate(chunks)
 
     def _adopt(self, sizes: list[int], acts: list[int], params: np.ndarray, labels: Sequence[str] = ()) -> None:
-        hidden_acts = set(acts[:-1])
-        if len(hidden_acts) > 1:
-            raise ValueError(f"MLP JSON hidden layers use different activations {acts[:-1]}: "
-                             "FluCoMa's MLP (and this one) use one activation for all hidden layers")
+        # FluCoMa runs each layer with its own activation code; its hidden activation is layer 0's
+        # (MLP::hiddenActivation), which is what ``activation`` reports for a loaded model.
         self._hidden = tuple(sizes[1:-1])
-        if hidden_acts:
+        if len(acts) > 1:
             self._activation = ACTIVATION_NAMES[acts[0]]
         self._net = _make_net(sizes, acts, params, labels)
         self._trained = True
@@ -493,6 +501,7 @@ class MLPRegressor(_MLP):
         return {"layers": self._layers_to_list(self._trained_net("call fit(inputs, targets) before saving"))}
 
     @classmethod
+    @from_json("MLPRegressor JSON")
     def from_dict(cls, d: Mapping) -> "MLPRegressor":
         sizes, acts, params = cls._parse_layers(field(d, "layers", "MLPRegressor JSON"))
         mlp = cls(output_activation=ACTIVATION_NAMES[acts[-1]])
@@ -568,10 +577,19 @@ class MLPClassifier(_MLP):
                 "mlp": {"layers": self._layers_to_list(net)}}
 
     @classmethod
+    @from_json("MLPClassifier JSON")
     def from_dict(cls, d: Mapping) -> "MLPClassifier":
-        labels = field(field(d, "labels", "MLPClassifier JSON"), "labels", "MLPClassifier JSON 'labels'")
-        if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
-            raise ValueError("MLPClassifier JSON 'labels' must hold a list of label strings")
+        # {"labels": {"labels": [...], "rows": n}, "mlp": {"layers": [...]}}: flucoma-core
+        # include/clients/nrt/MLPClassifierClient.hpp and FluidJSON.hpp (LabelSetEncoder)
+        encoder = field(d, "labels", "MLPClassifier JSON")
+        labels = field(encoder, "labels", "MLPClassifier JSON 'labels'")
+        if not isinstance(labels, list):
+            raise ValueError("MLPClassifier JSON 'labels' must hold a list of labels, got "
+                             f"{type(labels).__name__}")
+        labels = [json_label(x, f"MLPClassifier JSON label {k}") for k, x in enumerate(labels)]
+        if "rows" in encoder and json_int(encoder["rows"], "MLPClassifier JSON labels 'rows'") != len(labels):
+            raise ValueError(f"MLPClassifier JSON labels say rows {encoder['rows']!r} but list "
+                             f"{len(labels)} labels: the file is damaged")
         check_unique_ids(labels)
         sizes, acts, params = cls._parse_layers(field(field(d, "mlp", "MLPClassifier JSON"), "layers",
                                                       "MLPClassifier JSON 'mlp'"))

@@ -1,8 +1,21 @@
 """FluCoMa's scalers: Normalize, Standardize and RobustScale, with FluCoMa's JSON dumps.
 
-Every scaler is an affine map per column, ``y = (x - centre) * gain + offset``; the subclasses only
-say how ``fit`` finds centre/gain/offset. A column whose range (or std) is below 10*eps is
-treated as having range 1, so constant columns pass through shifted instead of dividing by zero.
+Formulas and dumps follow flucoma-core (include/algorithms/public/Normalization.hpp,
+Standardization.hpp, RobustScaling.hpp; include/data/FluidJSON.hpp; util/ScalerUtils.hpp):
+
+* every scaler maps ``y = (x - centre) / spread * gain + offset`` per column, in that order;
+* a spread (data range, std, percentile range) or Normalize's output range ``max - min`` below
+  10*eps counts as 1 (``handleZerosInScale``), both when fitting and when loading a dump;
+  so a constant column comes out at ``offset`` (Normalize: ``min``), and ``Normalize(1, 1)``
+  maps onto [1, 2], exactly as FluCoMa does;
+* Standardize's dump holds the population std after that substitution, RobustScale's the
+  substituted range; its percentiles are FluCoMa's nearest-rank ones (no interpolation):
+  ``sorted[lrint(p / 100 * (n - 1))]``, ties to even.
+
+Dumps: ``{"cols", "data_max", "data_min", "max", "min"}``, ``{"cols", "mean", "std"}``,
+``{"cols", "data_high", "data_low", "high", "low", "median", "range"}``. A dump of an unfitted
+FluCoMa scaler (``"cols": 0`` and empty lists, what FluCoMa's ``write`` saves before ``fit``) loads
+as an unfitted scaler with its parameters.
 """
 from __future__ import annotations
 
@@ -11,22 +24,16 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .checks import as_vector, field, not_fitted, number_in, positive_int
+from .checks import as_vector, field, from_json, json_int, json_vector, not_fitted, number_in
 from .dataset import DataSet
 from .jsonio import load_as, save_json
 
 TINY = 10 * np.finfo(np.float64).eps
 
 
-def _safe_range(r: np.ndarray) -> np.ndarray:
-    return np.where(np.abs(r) < TINY, 1.0, r)
-
-
-def _inverse(y, centre, gain, offset):
-    # gain is 0 only for Normalize(min == max): every value came from the whole column, map to its min
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (y - offset) / gain + centre
-    return np.where(np.asarray(gain) == 0, centre, x)
+def _safe(r: np.ndarray | float) -> np.ndarray:
+    # FluCoMa's handleZerosInScale: anything below 10*eps (negative values too) becomes 1
+    return np.where(np.asarray(r) < TINY, 1.0, r)
 
 
 class _Scaler:
@@ -57,7 +64,8 @@ class _Scaler:
     def _compute(self, m: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def _affine(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _affine(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """(centre, spread, gain, offset), spread and gain already made safe."""
         raise NotImplementedError
 
     def _require_fitted(self) -> None:
@@ -67,13 +75,14 @@ class _Scaler:
     def transform_point(self, vec: Iterable[float]) -> np.ndarray:
         self._require_fitted()
         x = as_vector(vec, self._cols, "point")
-        centre, gain, offset = self._affine()
-        return (x - centre) * gain + offset
+        centre, spread, gain, offset = self._affine()
+        return (x - centre) / spread * gain + offset
 
     def inverse_transform_point(self, vec: Iterable[float]) -> np.ndarray:
         self._require_fitted()
         y = as_vector(vec, self._cols, "point")
-        return _inverse(y, *self._affine())
+        centre, spread, gain, offset = self._affine()
+        return (y - offset) / gain * spread + centre
 
     def transform(self, dataset: DataSet) -> DataSet:
         return self._map(dataset, inverse=False)
@@ -94,8 +103,8 @@ class _Scaler:
         if len(dataset) == 0:
             return DataSet(self._cols)
         ids, m = dataset.to_numpy()
-        centre, gain, offset = self._affine()
-        out = _inverse(m, centre, gain, offset) if inverse else (m - centre) * gain + offset
+        centre, spread, gain, offset = self._affine()
+        out = (m - offset) / gain * spread + centre if inverse else (m - centre) / spread * gain + offset
         return DataSet.from_numpy(ids, out)
 
     # --- JSON -----------------------------------------------------------------------------------
@@ -115,16 +124,20 @@ class _Scaler:
 
     @classmethod
     def from_dict(cls, d: Mapping):
+        return from_json(f"{cls.__name__} JSON")(cls._from_dict)(d)
+
+    @classmethod
+    def _from_dict(cls, d: Mapping):
         what = f"{cls.__name__} JSON"
-        cols = positive_int(field(d, "cols", what), f"{what} 'cols'")
-        stats = {}
-        for k in cls._stats:
-            v = field(d, k, what)
-            try:
-                stats[k] = as_vector(v, cols, f"{what} {k!r}")
-            except ValueError as exc:
-                raise ValueError(f"{exc} (cols is {cols})") from None
+        cols = json_int(field(d, "cols", what), f"{what} 'cols'")
         obj = cls._from_params(d)
+        if cols == 0:  # FluCoMa's dump of a scaler never fitted: its stats are empty lists
+            for k in cls._stats:
+                if field(d, k, what) not in ([], None):
+                    raise ValueError(f"{what} says cols 0 but {k!r} holds values: the file is damaged")
+            return obj
+        stats = {k: json_vector(field(d, k, what), cols, f"{what} {k!r} (cols is {cols})")
+                 for k in cls._stats}
         obj._cols, obj._fitted = cols, stats
         return obj
 
@@ -167,8 +180,7 @@ class Normalize(_Scaler):
 
     def _affine(self):
         f = self._fitted
-        gain = (self._max - self._min) / _safe_range(f["data_max"] - f["data_min"])
-        return f["data_min"], gain, self._min
+        return f["data_min"], _safe(f["data_max"] - f["data_min"]), float(_safe(self._max - self._min)), self._min
 
     def _params_dict(self):
         return {"min": self._min, "max": self._max}
@@ -184,10 +196,10 @@ class Standardize(_Scaler):
     _stats = ("mean", "std")
 
     def _compute(self, m):
-        return {"mean": m.mean(axis=0), "std": m.std(axis=0)}
+        return {"mean": m.mean(axis=0), "std": _safe(m.std(axis=0))}
 
     def _affine(self):
-        return self._fitted["mean"], 1.0 / _safe_range(self._fitted["std"]), 0.0
+        return self._fitted["mean"], _safe(self._fitted["std"]), 1.0, 0.0
 
 
 class RobustScale(_Scaler):
@@ -221,11 +233,16 @@ class RobustScale(_Scaler):
         self._high = number_in(value, "high", self._low, 100)
 
     def _compute(self, m):
-        lo, med, hi = np.percentile(m, [self._low, 50.0, self._high], axis=0)
-        return {"data_low": lo, "data_high": hi, "median": med, "range": hi - lo}
+        s, last = np.sort(m, axis=0), m.shape[0] - 1
+
+        def rank(p: float) -> np.ndarray:  # FluCoMa: sorted(lrint(p * (length - 1))); rint ties to even
+            return s[int(np.rint(p * last))]
+
+        lo, med, hi = rank(self._low / 100.0), rank(0.5), rank(self._high / 100.0)
+        return {"data_low": lo, "data_high": hi, "median": med, "range": _safe(hi - lo)}
 
     def _affine(self):
-        return self._fitted["median"], 1.0 / _safe_range(self._fitted["range"]), 0.0
+        return self._fitted["median"], _safe(self._fitted["range"]), 1.0, 0.0
 
     def _params_dict(self):
         return {"low": self._low, "high": self._high}

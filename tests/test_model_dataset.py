@@ -71,7 +71,7 @@ def test_id_errors_name_the_problem():
     with pytest.raises(ValueError, match="2 ids but the matrix has 3 rows"):
         DataSet.from_numpy(["a", "b"], np.zeros((3, 1)))
     with pytest.raises(ValueError, match="cols"):
-        DataSet(0)
+        DataSet(-1)
     with pytest.raises(ValueError, match="widths must match"):
         ds.merge(DataSet(2))
     assert ds.to_dict() == {"cols": 1, "data": {"a": [1.0]}}
@@ -115,10 +115,10 @@ def test_labelset_bad_input():
 
 @pytest.mark.parametrize("d, match", [
     ({"data": {}}, "'cols'"),
-    ({"cols": 2}, "'data'"),
-    ({"cols": 2, "data": {"a": [1.0]}}, "list of 2 numbers"),
-    ({"cols": 1, "data": {"a": ["x"]}}, "not a number"),
-    ({"cols": 1, "data": {"a": [None]}}, "not a number"),
+    ({"cols": 2, "data": [[1.0, 2.0]]}, "'data' must be an object"),
+    ({"cols": 2, "data": {"a": [1.0]}}, "2 numbers"),
+    ({"cols": 1, "data": {"a": ["x"]}}, "numbers, got \\['x'\\]"),
+    ({"cols": 1, "data": {"a": [None]}}, "numbers, got \\[None\\]"),
     ([1, 2], "JSON object"),
 ])
 def test_malformed_dataset_dicts(d, match):
@@ -129,8 +129,10 @@ def test_malformed_dataset_dicts(d, match):
 def test_labelset_rejects_dataset_json(flucoma_dir):
     with pytest.raises(JSONFileError, match="cols 1"):
         LabelSet.load(flucoma_dir / "blobs.json")
-    with pytest.raises(ValueError, match="one string"):
-        LabelSet.from_dict({"cols": 1, "data": {"a": [1.5]}})
+    with pytest.raises(ValueError, match="one label"):
+        LabelSet.from_dict({"cols": 1, "data": {"a": ["x", "y"]}})
+    with pytest.raises(ValueError, match="string label"):
+        LabelSet.from_dict({"cols": 1, "data": {"a": [True]}})
 
 
 def test_empty_dataset_round_trip():

@@ -351,7 +351,7 @@ def test_classifier_json_round_trip(xor_sets, tmp_path):
     (lambda d: d["layers"][0]["weights"].pop(), "2 lists of 3"),
     (lambda d: d["layers"][0]["biases"].append(1.0), "'biases'"),
     (lambda d: d["layers"][0]["weights"][0].__setitem__(0, "x"), "numbers"),
-    (lambda d: d.update(layers=[]), "non-empty"),
+    (lambda d: d.update(layers=[]), "no layers"),
 ])
 def test_malformed_regressor_dumps(test_data_dir, mutate, match):
     d = json.loads((test_data_dir / "flucoma" / "help.reg.nn.json").read_text())

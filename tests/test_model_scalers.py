@@ -33,8 +33,11 @@ def test_robust_scale_matches_percentiles():
     r = RobustScale(10, 90).fit(DS)
     d = r.to_dict()
     assert sorted(d) == ["cols", "data_high", "data_low", "high", "low", "median", "range"]
-    lo, med, hi = np.percentile(M, [10, 50, 90], axis=0)
-    assert np.allclose(d["median"], med) and np.allclose(d["range"], hi - lo)
+    # FluCoMa's nearest-rank percentiles (RobustScaling.hpp): sorted[lrint(p * (n - 1))], n = 50
+    srt = np.sort(M, axis=0)
+    lo, med, hi = srt[5], srt[24], srt[44]  # rint(4.9) = 5, rint(24.5) = 24 (ties to even), rint(44.1) = 44
+    assert np.allclose(d["median"], med) and np.allclose(d["range"][:2], (hi - lo)[:2])
+    assert d["range"][2] == 1.0  # constant column: FluCoMa dumps the range it divides by, 1
     x = M[5]
     assert np.allclose(r.transform_point(x)[:2], (x[:2] - med[:2]) / (hi - lo)[:2])
     assert np.allclose(r.inverse_transform_point(r.transform_point(x)), x)
