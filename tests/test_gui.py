@@ -24,6 +24,16 @@ def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("TIMBREL_HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture(autouse=True)
+def _no_silent_hang():
+    """A GUI test that hangs fails loudly with every thread's stack instead of stalling the suite."""
+    import faulthandler
+
+    faulthandler.dump_traceback_later(240, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
 @pytest.fixture
 def settings(tmp_path):
     s = QSettings(str(tmp_path / "qt.ini"), QSettings.IniFormat)
