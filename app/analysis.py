@@ -7,6 +7,7 @@ clip in a folder of hundreds must not cost the user the other results.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,13 @@ class Analysis:
     def save(self, out_dir: str | Path) -> None:
         """Write FluCoMa ``dataset.json`` and ``labels.json`` plus Timbrel's ``analysis.json``."""
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self._save(out)
+        except OSError as exc:   # name the folder, not a temporary file inside it
+            raise AnalysisError(f"{out}: cannot write the analysis ({exc.strerror or exc})") from None
+
+    def _save(self, out: Path) -> None:
         self.dataset.save(out / DATASET_FILE)
         self.labels.save(out / LABELS_FILE)
         meta = {
@@ -119,15 +126,25 @@ def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
 
     A folder contributes files with a supported extension; a file named explicitly is always
     taken, so that a broken or oddly named file is reported rather than silently skipped.
-    Raises FileNotFoundError for a path that does not exist.
+    Raises FileNotFoundError for a path that does not exist. See also :func:`scan_audio_files`.
     """
-    exts = {e.lower() for e in SUPPORTED_EXTENSIONS}
+    return scan_audio_files(paths)[0]
+
+
+def scan_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileFailure]]:
+    """:func:`find_audio_files` plus the folders that could not be searched (e.g. permission denied).
+
+    Symbolic links are followed (a label folder is often a link to the audio elsewhere), each real
+    folder once, so a link loop ends. A broken link with an audio suffix is returned as a file, for
+    ``load`` to report. Each real file is taken once, in the order the paths are given.
+    """
     found: list[Path] = []
+    problems: list[FileFailure] = []
     seen: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            candidates = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts)
-        elif p.exists():
+            candidates = _walk(p, problems)
+        elif p.exists() or p.is_symlink():
             candidates = [p]
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
@@ -136,14 +153,37 @@ def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
             if key not in seen:
                 seen.add(key)
                 found.append(f)
-    return found
+    return found, problems
+
+
+def _walk(root: Path, problems: list[FileFailure]) -> list[Path]:
+    exts = {e.lower() for e in SUPPORTED_EXTENSIONS}
+    files: list[Path] = []
+    visited: set[str] = set()
+
+    def unreadable(err: OSError) -> None:
+        problems.append(FileFailure(Path(err.filename or root),
+                                    f"folder cannot be searched ({err.strerror or err})"))
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:           # a link back to a folder already searched
+            dirs[:] = []
+            continue
+        visited.add(real)
+        files.extend(Path(folder, n) for n in names if Path(n).suffix.lower() in exts)
+    return sorted(files)
 
 
 def label_for(path: Path, label: str | None = None) -> str:
-    """The explicit label, else the name of the folder holding the file."""
+    """The explicit label, else the name of the folder holding the file.
+
+    The folder the user put the file (or a link to it) in: links are not resolved, so
+    ``trombone/x.wav -> /recordings/x.wav`` is a trombone.
+    """
     if label:
         return label
-    parent = path.resolve().parent.name
+    parent = Path(os.path.abspath(path)).parent.name
     return parent or "unlabelled"
 
 
@@ -169,12 +209,15 @@ def analyse_paths(paths: Iterable[str | Path], spec: FeatureSpec | None = None, 
                   stop: threading.Event | None = None) -> Analysis:
     """Analyse every audio file in ``paths`` into one DataSet + LabelSet.
 
-    Files that fail (unreadable, corrupt, no usable frames) are collected in ``failures``;
+    Files that fail (unreadable, corrupt, no usable frames) and folders that cannot be searched
+    are collected in ``failures``;
     ``stop`` (set from another thread) ends the loop after the current file.
     """
-    files = find_audio_files(paths)
-    return analyse_files([(f, label_for(f, label)) for f in files], spec, level=level,
-                         progress=progress, stop=stop)
+    files, problems = scan_audio_files(paths)
+    analysis = analyse_files([(f, label_for(f, label)) for f in files], spec, level=level,
+                             progress=progress, stop=stop)
+    analysis.failures[:0] = problems
+    return analysis
 
 
 def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = None, *,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics
+from dsp.features import STATISTICS, FeatureExtractor, FeatureSpec, Frames, clip_statistics
 from model.jsonio import save_json
 from model.scalers import Normalize, RobustScale, Standardize
 
@@ -137,6 +137,9 @@ class Bundle:
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "bundle") -> "Bundle":
+        if isinstance(d, dict) and "format" not in d and {"cols", "data"} <= set(d):
+            raise BundleError(f"{source}: a FluCoMa DataSet/LabelSet (like dataset.json), not a Timbrel "
+                              f"model bundle; make a model with `timbrel train FOLDER --out MODEL{SUFFIX}`")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise BundleError(f"{source}: not a Timbrel model bundle (no \"format\": \"{FORMAT}\")")
         version = d.get("version")
@@ -145,29 +148,38 @@ class Bundle:
                               f"(this Timbrel reads version {VERSION}); retrain or upgrade Timbrel")
         try:
             spec = FeatureSpec.from_dict(d["spec"])
-            labels = [str(x) for x in d["labels"]]
+            labels = _str_list(d["labels"], "labels")
             scaler = None
             if d.get("scaler") is not None:
-                scaler = _SCALERS[d["scaler"]["type"]].from_dict(d["scaler"]["data"])
-            model = _model_class(d["model"]["type"]).from_dict(d["model"]["data"])
+                scaler = _SCALERS[_section(d, "scaler")["type"]].from_dict(d["scaler"]["data"])
+            model = _model_class(_section(d, "model")["type"]).from_dict(d["model"]["data"])
             level = d.get("level", "frame")
-            columns = list(d.get("columns") or spec.columns())
+            columns = _str_list(d["columns"], "columns") if d.get("columns") else None  # [] = unrecorded
+            training = d.get("training") or {}
+            if not isinstance(training, dict):
+                raise ValueError(f"'training' must be an object, got {type(training).__name__}")
         except KeyError as exc:
             raise BundleError(f"{source}: damaged bundle (missing or unknown {exc})") from exc
         except (ValueError, TypeError, AttributeError) as exc:
             raise BundleError(f"{source}: damaged bundle ({' '.join(str(exc).split())})") from exc
         if level not in ("frame", "clip"):
             raise BundleError(f"{source}: damaged bundle (unknown level {level!r})")
-        if len(labels) < 2:
-            raise BundleError(f"{source}: damaged bundle (needs at least two class labels)")
-        return cls(spec, scaler, model, labels, level, columns, dict(d.get("training") or {}))
+        expected = _input_columns(spec, level)
+        columns = expected if columns is None else columns
+        problem = _inconsistency(expected, columns, scaler, model, labels)
+        if problem:
+            raise BundleError(f"{source}: damaged bundle ({problem}); retrain the model")
+        return cls(spec, scaler, model, labels, level, columns, dict(training))
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle atomically (temp file + rename); returns the path written."""
         path = Path(path)
         d = self.to_dict()            # fails before any file exists if the model cannot be stored
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return save_json(path, d)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return save_json(path, d)
+        except OSError as exc:   # name the bundle, not save_json's temporary file
+            raise BundleError(f"{path}: cannot write the model ({exc.strerror or exc})") from None
 
     @classmethod
     def load(cls, path: str | Path) -> "Bundle":
@@ -184,6 +196,45 @@ class Bundle:
         except json.JSONDecodeError as exc:
             raise BundleError(f"{path}: not a Timbrel model bundle (corrupt JSON at line {exc.lineno})") from None
         return cls.from_dict(d, str(path))
+
+
+def _section(d: dict, key: str) -> dict:
+    v = d[key]
+    if not isinstance(v, dict) or "type" not in v or "data" not in v:
+        raise ValueError(f"'{key}' must be an object with \"type\" and \"data\"")
+    return v
+
+
+def _str_list(v: Any, what: str) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"'{what}' must be a list of strings")
+    return list(v)
+
+
+def _input_columns(spec: FeatureSpec, level: str) -> list[str]:
+    """The model's input columns: the spec's per frame, or their statistics per clip."""
+    cols = spec.columns()
+    return cols if level == "frame" else [f"{c}_{s}" for c in cols for s in STATISTICS]
+
+
+def _inconsistency(expected: list[str], columns: list[str], scaler: Any, model: Any,
+                   labels: list[str]) -> str | None:
+    """Why the parts of a bundle cannot work together, or None. Each part is valid alone, so a
+    mismatch would otherwise surface only as a confusing error (or wrong answers) at predict time."""
+    width = len(expected)
+    if columns != expected:
+        return f"columns {columns[:4]}... do not match the feature spec's {expected[:4]}..."
+    if scaler is not None and scaler.cols != width:
+        return f"the scaler expects {scaler.cols} inputs but the feature spec gives {width}"
+    if model.n_inputs is None:
+        return "the model is not trained"
+    if model.n_inputs != width:
+        return f"the model expects {model.n_inputs} inputs but the feature spec gives {width}"
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        return f"needs at least two distinct class labels, got {labels}"
+    if set(labels) != set(model.classes):
+        return f"labels {labels} differ from the model's classes {list(model.classes)}"
+    return None
 
 
 def training_record(settings: dict, errors: list[float], stopped_by: str) -> dict:

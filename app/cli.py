@@ -38,6 +38,7 @@ def default_command(parser: argparse.ArgumentParser) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv or default_command(parser))
     try:
@@ -55,6 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _tolerant_output() -> None:
+    """Print any file name, even one the terminal's encoding cannot show (e.g. a Latin-1 name on
+    a UTF-8 system, or "♪" under a Latin-1 locale): escape it rather than fail on printing."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _fail(message: str, code: int) -> int:

@@ -63,7 +63,7 @@ class TrainSettings:
             (self.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)}"),
             (self.scaler in SCALERS, f"scaler must be one of {', '.join(SCALERS)}"),
             (all(h >= 1 for h in self.hidden), "hidden layer sizes must be >= 1"),
-            (self.learn_rate > 0, "learn rate must be > 0"),
+            (0 < self.learn_rate < math.inf, "learn rate must be a number > 0"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
             (self.max_iter >= 1, "max iter must be >= 1"),
             (self.batch_size >= 1, "batch size must be >= 1"),
@@ -71,7 +71,7 @@ class TrainSettings:
             (self.num_neighbours >= 1, "num neighbours must be >= 1"),
             (self.fits >= 1, "fits must be >= 1"),
             (self.plateau_fits >= 1, "plateau fits must be >= 1"),
-            (self.plateau_tolerance >= 0, "plateau tolerance must be >= 0"),
+            (0 <= self.plateau_tolerance < math.inf, "plateau tolerance must be a number >= 0"),
             (self.max_fits >= 1, "max fits must be >= 1"),
         ]
         for ok, message in checks:

@@ -59,6 +59,7 @@ FEATURES: dict[str, tuple[str, ...]] = {   # feature name -> its column names
 STATISTICS = ("mean", "std", "min", "max", "median")
 SPEC_FORMAT = "timbrel.features"
 SPEC_VERSION = 1
+_MAX_BLOCK = 1 << 16      # samples per internal step of StreamingExtractor.push (~3 s at 22.05 kHz)
 
 
 class NoUsableFramesError(ValueError):
@@ -260,6 +261,14 @@ class StreamingExtractor:
         x = np.asarray(block)
         if x.ndim != 1:
             raise ValueError(f"expected a mono block (1-D array), got shape {x.shape}")
+        if x.shape[0] <= _MAX_BLOCK:
+            return self._push(x)
+        # A long block (a whole 10-minute file) is fed in pieces: the results are identical (the
+        # stream does not depend on block sizes) and the working memory stays a few MB.
+        return Frames.concatenate([self._push(x[i:i + _MAX_BLOCK])
+                                   for i in range(0, x.shape[0], _MAX_BLOCK)])
+
+    def _push(self, x: np.ndarray) -> Frames:
         if x.shape[0] == 0:
             return Frames.empty(len(self._columns))
         x = x.astype(np.float64, copy=True)

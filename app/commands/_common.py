@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +54,32 @@ def spec_from_args(args: argparse.Namespace, features: tuple[str, ...] | None = 
         kw["min_loudness_db"] = args.min_loudness
     if args.min_confidence is not None:
         kw["min_confidence"] = args.min_confidence
-    return FeatureSpec(**kw)
+    try:
+        return FeatureSpec(**kw)
+    except ValueError as exc:       # e.g. --min-confidence 2: the user's option, not a file problem
+        raise CliError(str(exc), code=2) from None
+
+
+def nothing_analysed(paths, failures) -> CliError:
+    """The error when no file could be analysed: say whether there was no audio at all."""
+    from dsp.audio import SUPPORTED_EXTENSIONS
+    if failures:
+        return CliError(f"none of the {len(failures)} file(s) could be analysed (reasons above)")
+    return CliError(f"no audio files found in {', '.join(map(str, paths))} "
+                    f"(looked for {', '.join(sorted(SUPPORTED_EXTENSIONS))})")
+
+
+def check_output(path: Path, kind: str) -> None:
+    """Fail before the long work if ``path`` can obviously not be written (``kind``: "file"/"folder")."""
+    if kind == "file" and path.is_dir():
+        raise CliError(f"--out {path}: is a folder; give a file name such as model.timbrel.json")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise CliError(f"--out {path}: is a file; give a folder for dataset.json and labels.json")
+    parent = path if kind == "folder" else path.parent
+    while not parent.exists() and parent != parent.parent:   # the nearest folder that exists
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise CliError(f"--out {path}: cannot write in {parent} (permission denied or not a folder)")
 
 
 @contextmanager

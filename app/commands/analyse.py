@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import CliError, add_feature_options, class_counts, progress_bar, report_failures, spec_from_args
+from ._common import (add_feature_options, check_output, class_counts, nothing_analysed, progress_bar,
+                      report_failures, spec_from_args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.analysis import analyse_paths
     spec = spec_from_args(args)
+    check_output(args.out, "folder")
     with progress_bar("analysing") as progress:
         analysis = analyse_paths(args.paths, spec, label=args.label, level=args.level,
                                  progress=progress)
     report_failures(analysis.failures)
     if not analysis.clips:
-        raise CliError("no file could be analysed; nothing written")
+        raise nothing_analysed(args.paths, analysis.failures)
     analysis.save(args.out)
     print(f"analysed {len(analysis.clips)} file(s) ({class_counts(analysis)}): "
           f"{len(analysis.dataset)} points x {analysis.dataset.cols} columns "

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_feature_options, class_counts, progress_bar, report_failures, spec_from_args
+from ._common import add_feature_options, check_output, class_counts, progress_bar, report_failures, spec_from_args
 from .train import add_training_options, print_fit, settings_from_args
 
 
@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from app.demo import run_demo
     spec = spec_from_args(args)
     settings = settings_from_args(args)
+    if args.out is not None:
+        check_output(args.out, "file")
     print(f"Timbrel demo: features {', '.join(spec.features)}; {settings.algorithm} "
           f"{' '.join(map(str, settings.hidden)) if settings.algorithm == 'mlp' else ''}, seed {settings.seed}",
           flush=True)

@@ -24,13 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.analysis import FileFailure, find_audio_files
+    from app.analysis import FileFailure, scan_audio_files
     from app.bundle import Bundle
     bundle = Bundle.load(args.model)
-    files = find_audio_files(args.files)
+    files, failures = scan_audio_files(args.files)
     if not files:
+        report_failures(failures, "could not be searched")
         raise CliError("no audio files found in " + ", ".join(map(str, args.files)))
-    results, failures = [], []
+    results = []
     with progress_bar("predicting") as progress:
         for done, path in enumerate(files, start=1):
             try:

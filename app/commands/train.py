@@ -6,8 +6,8 @@ import math
 import sys
 from pathlib import Path
 
-from ._common import CliError, add_feature_options, class_counts, progress_bar, report_failures, spec_from_args
-
+from ._common import (CliError, add_feature_options, check_output, class_counts, nothing_analysed,
+                      progress_bar, report_failures, spec_from_args)
 
 
 def _defaults() -> dict:
@@ -99,7 +99,7 @@ def load_training_data(paths: list[Path], args: argparse.Namespace, desc: str = 
                                  level=getattr(args, "level", "frame"), progress=progress)
     report_failures(analysis.failures)
     if not analysis.clips:
-        raise CliError("no file could be analysed; nothing to train on")
+        raise nothing_analysed(paths, analysis.failures)
     return analysis
 
 
@@ -134,6 +134,7 @@ def train_bundle(analysis, settings, *, quiet: bool = False):
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    check_output(args.out, "file")
     analysis = load_training_data(args.paths, args)
     print(f"training on {len(analysis.clips) or '?'} clip(s) ({class_counts(analysis) or ', '.join(analysis.classes())}), "
           f"{len(analysis.dataset)} points x {analysis.dataset.cols} columns", flush=True)
