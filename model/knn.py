@@ -7,10 +7,17 @@ data that fill 10+ dimensions evenly it visits most nodes and a vectorised scan 
 about 5x faster. ``fit`` therefore counts the nodes a few sample queries visit and picks whichever
 is cheaper by the cost model below; both give the same exact neighbours.
 
-Weights follow FluCoMa: uniform, or inverse distance; a neighbour closer than 1e-10 (the query is
-a stored point) takes all the weight. The classifier's vote goes to the class with the most weight,
-a tie to the class of the nearest neighbour. The regressor returns the weighted mean of the
-neighbours' targets (FluCoMa divides that by k once more; we do not).
+Weights follow FluCoMa (flucoma-core include/algorithms/public/KNNClassifier.hpp, KNNRegressor.hpp):
+uniform, or inverse distance normalised to sum 1; a neighbour closer than 1e-10 (the query is a
+stored point) takes all the weight (FluCoMa: closer than DBL_EPSILON). The classifier's vote goes
+to the class with the most weight, a tie to the class of the nearest neighbour. The regressor
+returns the weighted mean of the neighbours' targets, as FluCoMa 1.0 does (early versions divided
+once more by k). With fewer points than ``num_neighbours``, all points are the neighbours
+(FluCoMa refuses to predict).
+
+JSON: ``{"labels": <LabelSet>, "tree": <KDTree>}`` / ``{"target": <DataSet>, "tree": <KDTree>}``
+(KNNClassifierClient.hpp, KNNRegressorClient.hpp); FluCoMa stores neither ``num_neighbours`` nor
+``weight``, so ``from_dict``/``load`` take them as arguments.
 
 A model predicts from one thread at a time (it reuses scratch buffers, so a prediction allocates
 almost nothing); refitting or changing ``num_neighbours`` meanwhile from another thread is safe,

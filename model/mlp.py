@@ -13,6 +13,11 @@ per epoch (see ``mlp_kernels``). Semantics follow FluCoMa, with two documented a
   (FluCoMa keeps the last ones).
 * The error returned by ``fit`` is FluCoMa's: the squared error summed over outputs, averaged over
   the training points, measured after training.
+* JSON is FluCoMa's (flucoma-core include/data/FluidJSON.hpp for MLP and LabelSetEncoder,
+  include/clients/nrt/MLPClassifierClient.hpp): ``{"layers": [{"activation", "biases", "cols",
+  "rows", "weights"}, ...]}`` with activation codes 0 identity, 1 sigmoid, 2 relu, 3 tanh, and
+  ``{"labels": {"labels": [...], "rows": n}, "mlp": {"layers": [...]}}``. FluCoMa stores no
+  training parameters; each layer keeps its own activation code when loaded.
 * The classifier's output layer is a softmax trained with cross-entropy, so
   ``predict_proba_point`` gives probabilities that sum to 1 (FluCoMa's classifier has sigmoid
   outputs and no probabilities). Its dump stores the output layer as sigmoid (activation 1), as
@@ -35,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import mlp_kernels as K
-from .checks import (as_vector, check_unique_ids, field, from_json, json_int, json_label, json_vector,
+from .checks import (as_vector, field, from_json, json_int, json_label, json_vector,
                      not_fitted, number_in, positive_int)
 from .dataset import DataSet, LabelSet, check_targets, paired
 from .jsonio import load_as, save_json
@@ -590,7 +595,10 @@ class MLPClassifier(_MLP):
         if "rows" in encoder and json_int(encoder["rows"], "MLPClassifier JSON labels 'rows'") != len(labels):
             raise ValueError(f"MLPClassifier JSON labels say rows {encoder['rows']!r} but list "
                              f"{len(labels)} labels: the file is damaged")
-        check_unique_ids(labels)
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise ValueError(f"MLPClassifier JSON lists the label(s) {twice[:5]} more than once (duplicate): "
+                             "each output needs its own label; the file is damaged")
         sizes, acts, params = cls._parse_layers(field(field(d, "mlp", "MLPClassifier JSON"), "layers",
                                                       "MLPClassifier JSON 'mlp'"))
         if len(labels) != sizes[-1] or len(labels) < 2:

@@ -531,3 +531,47 @@ def test_odd_python_objects_give_value_errors():
         KNNClassifier.from_dict({"labels": {1: 2, "a": 3}})
     with pytest.raises(ValueError):
         MLPRegressor.from_dict({"layers": [{**LAYER_0, "weights": object()}]})
+
+
+def test_loaded_flucoma_classifier_continues_training_in_its_label_order():
+    m = MLPClassifier.from_dict(json.loads(MLP_CLASSIFIER))
+    m.max_iter, m.validation, m.learn_rate = 3, 0.0, 1e-9
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(9, 3))
+    ds = DataSet.from_numpy([f"p{i}" for i in range(9)], X)
+    ls = LabelSet()
+    for i, label in enumerate(["hat", "snare", "kick"] * 3):  # first appearance differs from the file
+        ls.add_label(f"p{i}", label)
+    m.fit(ds, ls)
+    assert m.epochs == 3 and m.classes == ["kick", "snare", "hat"]  # not reset: the file's order
+    after = m.to_dict()["mlp"]["layers"]
+    assert np.allclose(after[0]["weights"], LAYER_0["weights"], atol=1e-6)
+
+
+def paths(d, prefix=()):
+    """Every position in a nested JSON value."""
+    yield prefix
+    items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else ()
+    for key, value in items:
+        yield from paths(value, prefix + (key,))
+
+
+ODD_VALUES = [None, True, "x", -1, 0, 2.5, 1e308, float("nan"), [], {}, [None], [[[[[1.0]]]]], {"k": [1]}]
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_any_damage_anywhere_gives_a_value_error_or_a_valid_object(name):
+    # every position of a good file replaced by every odd value: the loader either accepts the
+    # result (e.g. an id renamed consistently is still a file) or raises ValueError, never
+    # TypeError, KeyError, IndexError or a crash
+    cls, good = LOADERS[name]
+    refused = 0
+    for path in list(paths(good))[1:]:
+        for value in ODD_VALUES:
+            damaged = replace(good, list(path), value)
+            try:
+                cls.from_dict(damaged)
+            except ValueError as exc:
+                refused += 1
+                assert str(exc)
+    assert refused > 0
