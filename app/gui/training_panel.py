@@ -162,9 +162,10 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(cm, "Confusion matrix")
         outer.addWidget(self.tabs, 1)
 
-        self._x: list[float] = []
-        self._train: list[float] = []
-        self._val: list[float] = []
+        # Loss history in a growable array (columns: epoch, training, validation): long runs at
+        # batch size 1 reach 10^5 epochs, and re-converting Python lists 30 times a second would stall.
+        self._hist = np.zeros((1024, 3))
+        self._n = 0
         self._classes: list[str] = []
 
         self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentText()))
@@ -300,31 +301,30 @@ class TrainingPanel(QWidget):
 
     def clear_loss(self) -> None:
         self.plateau.setText("")
-        self._x.clear()
-        self._train.clear()
-        self._val.clear()
+        self._n = 0
         self.train_curve.setData([], [])
         self.val_curve.setData([], [])
 
     def add_epochs(self, points: list[tuple[int, float, float]]) -> None:
         if not points:
             return
-        offset = self._x[-1] if self._x else 0
-        for epoch, tr, va in points:
-            # Trainer counts epochs from 1 for each new Trainer; keep the x axis increasing.
-            x = epoch if not self._x or epoch > self._x[-1] else offset + epoch
-            self._x.append(x)
-            self._train.append(tr)
-            self._val.append(va)
-        x = np.asarray(self._x, dtype=float)
+        new = np.asarray(points, dtype=float).reshape(-1, 3)
+        last = self._hist[self._n - 1, 0] if self._n else 0.0
+        if self._n and new[0, 0] <= last:  # a new Trainer counts from 1 again: keep x increasing
+            new[:, 0] += last
+        while self._n + len(new) > len(self._hist):
+            self._hist = np.vstack([self._hist, np.zeros_like(self._hist)])
+        self._hist[self._n:self._n + len(new)] = new
+        self._n += len(new)
+        h = self._hist[: self._n]
         floor = 1e-6  # log axis: an error of exactly 0 is drawn at the floor
-        self.train_curve.setData(x, np.maximum(np.asarray(self._train, dtype=float), floor))
-        v = np.maximum(np.asarray(self._val, dtype=float), floor)
-        ok = np.isfinite(v)
-        self.val_curve.setData(x[ok], v[ok])
+        self.train_curve.setData(h[:, 0], np.maximum(h[:, 1], floor))
+        ok = np.isfinite(h[:, 2])
+        self.val_curve.setData(h[ok, 0], np.maximum(h[ok, 2], floor))
 
     def loss_points(self) -> tuple[list[float], list[float], list[float]]:
-        return list(self._x), list(self._train), list(self._val)
+        h = self._hist[: self._n]
+        return h[:, 0].tolist(), h[:, 1].tolist(), h[:, 2].tolist()
 
     # ---------------------------------------------------------------- confusion matrix
     def show_matrix(self, classes: list[str], confusion: np.ndarray, accuracy: float, n_clips: int,
