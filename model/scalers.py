@@ -249,4 +249,9 @@ class RobustScale(_Scaler):
 
     @classmethod
     def _from_params(cls, d):
-        return cls(field(d, "low", "RobustScale JSON"), field(d, "high", "RobustScale JSON"))
+        # FluCoMa bounds each percentile to 0..100 but not low <= high (RobustScaleClient.hpp), so a
+        # dump may hold low > high; its negative range then counts as 1, here as there
+        obj = cls()
+        obj._low = number_in(field(d, "low", "RobustScale JSON"), "RobustScale JSON 'low'", 0, 100)
+        obj._high = number_in(field(d, "high", "RobustScale JSON"), "RobustScale JSON 'high'", 0, 100)
+        return obj

@@ -231,6 +231,15 @@ def test_robust_scale_fits_flucoma_nearest_rank_percentiles():
     assert (d["median"], d["data_low"], d["data_high"], d["range"]) == ([30.0], [20.0], [30.0], [10.0])
 
 
+def test_robust_scale_dump_with_low_above_high():
+    # FluCoMa limits each percentile to 0..100 but not their order; the negative range counts as 1
+    d = {"cols": 1, "data_high": [1.0], "data_low": [3.0], "high": 20.0, "low": 80.0, "median": [2.0],
+         "range": [-2.0]}
+    r = RobustScale.from_dict(d)
+    assert (r.low, r.high) == (80.0, 20.0) and r.transform_point([5.0]).tolist() == [3.0]
+    assert r.to_dict() == d
+
+
 def test_unfitted_scaler_dumps_load_unfitted():
     # FluCoMa's write before fit: dims() is 0 and the stats are empty
     n = Normalize.from_dict({"cols": 0, "data_max": [], "data_min": [], "max": 2.0, "min": 1.0})
@@ -454,7 +463,7 @@ CASES = [
     ("Normalize", ["cols"], 0, "cols 0"),
     ("Standardize", ["std"], [1.0, float("nan")], "NaN"),
     ("Standardize", ["mean"], [[1.0, 2.0]], "2 values|2 numbers"),
-    ("RobustScale", ["low"], 80.0, "low"),
+    ("RobustScale", ["low"], -1.0, "'low'"),
     ("RobustScale", ["high"], 101, "high"),
     ("RobustScale", ["range"], [1.0, 2.0, 3.0], "2 values|2 numbers"),
     ("MLPRegressor", ["layers"], None, "no layers"),
