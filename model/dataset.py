@@ -169,10 +169,10 @@ class DataSet:
         if cols == 0:
             raise ValueError(f"DataSet JSON says cols 0 but holds {len(data)} points: the file is damaged")
         ids = check_unique_ids(list(data))
-        rows = np.empty((len(ids), cols))
-        for r, (point_id, values) in enumerate(data.items()):
-            rows[r] = json_vector(values, cols, f"DataSet JSON point {point_id!r} (cols is {cols})")
-        return cls.from_numpy(ids, rows)
+        # each point checked before anything of size points x cols is allocated (a damaged "cols")
+        rows = [json_vector(values, cols, f"DataSet JSON point {point_id!r} (cols is {cols})")
+                for point_id, values in data.items()]
+        return cls.from_numpy(ids, np.array(rows).reshape(len(ids), cols))
 
     def save(self, path: str | os.PathLike) -> None:
         save_json(path, self.to_dict())

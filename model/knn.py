@@ -183,9 +183,9 @@ class _KNN:
         data = field(d, "data", what)
         if not (isinstance(data, list) and len(data) == rows):
             raise ValueError(f"{what} 'data' must hold {rows} points (its 'rows')")
-        matrix = np.empty((rows, cols))
-        for r, p in enumerate(data):
-            matrix[r] = json_vector(p, cols, f"{what} point {r} (cols is {cols})")
+        # each row checked before anything of size rows x cols is allocated (a damaged "cols")
+        matrix = np.array([json_vector(p, cols, f"{what} point {r} (cols is {cols})")
+                           for r, p in enumerate(data)]).reshape(rows, cols)
         ids = field(d, "ids", what)
         if rows == 1 and isinstance(ids, (str, int)):
             ids = [ids]  # a Max dict writes a one-element list as its element

@@ -418,9 +418,8 @@ class _MLP:
             weights = field(layer, "weights", what)
             if not (isinstance(weights, list) and len(weights) == rows):
                 raise ValueError(f"{what} 'weights' must be {rows} lists of {cols} numbers (rows x cols)")
-            W = np.empty((rows, cols))
-            for r, row in enumerate(weights):
-                W[r] = json_vector(row, cols, f"{what} 'weights' row {r} ({rows} lists of {cols} numbers)")
+            W = np.array([json_vector(row, cols, f"{what} 'weights' row {r} ({rows} lists of {cols} numbers)")
+                          for r, row in enumerate(weights)]).reshape(rows, cols)
             b = json_vector(field(layer, "biases", what), cols, f"{what} 'biases'")
             if not sizes:
                 sizes.append(rows)

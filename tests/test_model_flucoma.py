@@ -584,3 +584,14 @@ def test_any_damage_anywhere_gives_a_value_error_or_a_valid_object(name):
                 refused += 1
                 assert str(exc)
     assert refused > 0
+
+
+def test_huge_sizes_in_damaged_files_allocate_nothing():
+    big = 2**31 - 1  # the largest size accepted; the values must still match it
+    with pytest.raises(ValueError, match="2147483647 numbers"):
+        DataSet.from_dict({"cols": big, "data": {"a": [1.0]}})
+    with pytest.raises(ValueError, match="2147483647 numbers"):
+        KNNClassifier.from_dict(replace(json.loads(KNN_CLASSIFIER), ["tree", "cols"], big))
+    with pytest.raises(ValueError, match="2147483647 numbers"):
+        MLPRegressor.from_dict(replace(json.loads(MLP_REGRESSOR), ["layers", 1, "cols"], big))
+    assert len(DataSet.from_dict({"cols": big})) == 0  # an empty set of that width costs nothing
