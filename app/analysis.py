@@ -114,11 +114,23 @@ class Analysis:
             level, columns = meta["level"], list(meta["columns"])
         except AnalysisError:
             raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise AnalysisError(f"{folder}: cannot read the analysis ({_reason(exc)})") from exc
         if level not in LEVELS:
             raise AnalysisError(f"{meta_path}: unknown level {level!r}")
+        if columns != input_columns(spec, level) or dataset.cols != len(columns):
+            # the files were edited or mixed from different analyses: a model trained on them
+            # would not match the features computed at prediction time
+            raise AnalysisError(f"{folder}: the analysis files disagree (feature settings give "
+                                f"{len(input_columns(spec, level))} columns, analysis.json lists "
+                                f"{len(columns)}, dataset.json has {dataset.cols}); analyse the audio again")
         return cls(spec, level, columns, dataset, labels, clips, failures)
+
+
+def input_columns(spec: FeatureSpec, level: str) -> list[str]:
+    """A point's columns: the spec's per frame, or per clip their statistics as clip_statistics names them."""
+    cols = spec.columns()
+    return cols if level == "frame" else [f"{c}_{s}" for c in cols for s in STATISTICS]
 
 
 def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -229,8 +241,7 @@ def analyse_files(labelled: list[tuple[Path, str]], spec: FeatureSpec | None = N
     spec = spec or FeatureSpec()
     extractor = FeatureExtractor(spec)
     frame_columns = list(spec.columns())
-    # clip level: one point per clip, named as clip_statistics names them
-    columns = frame_columns if level == "frame" else [f"{c}_{s}" for c in frame_columns for s in STATISTICS]
+    columns = input_columns(spec, level)
     dataset = DataSet(len(columns))
     labels = LabelSet()
     clips: list[Clip] = []

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from dsp.features import STATISTICS, FeatureExtractor, FeatureSpec, Frames, clip_statistics
+from app.analysis import input_columns
+from dsp.audio import is_audio_file
+from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics
 from model.jsonio import save_json
 from model.scalers import Normalize, RobustScale, Standardize
 
@@ -164,7 +166,7 @@ class Bundle:
             raise BundleError(f"{source}: damaged bundle ({' '.join(str(exc).split())})") from exc
         if level not in ("frame", "clip"):
             raise BundleError(f"{source}: damaged bundle (unknown level {level!r})")
-        expected = _input_columns(spec, level)
+        expected = input_columns(spec, level)
         columns = expected if columns is None else columns
         problem = _inconsistency(expected, columns, scaler, model, labels)
         if problem:
@@ -185,16 +187,24 @@ class Bundle:
     def load(cls, path: str | Path) -> "Bundle":
         """Read a bundle; BundleError (one line) for missing, corrupt, foreign or unknown-version files."""
         path = Path(path)
+        swapped = "; the model comes first: timbrel predict MODEL FILE..." if is_audio_file(path) else ""
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise BundleError(f"{path}: no such model file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BundleError(f"{path}: cannot read the model ({exc.__class__.__name__})") from None
+        except IsADirectoryError:
+            raise BundleError(f"{path}: is a folder, not a model file ({SUFFIX})") from None
+        except UnicodeDecodeError:
+            raise BundleError(f"{path}: not a Timbrel model bundle (a binary file{swapped})") from None
+        except OSError as exc:
+            raise BundleError(f"{path}: cannot read the model ({exc.strerror or exc.__class__.__name__})") from None
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BundleError(f"{path}: not a Timbrel model bundle (corrupt JSON at line {exc.lineno})") from None
+            raise BundleError(f"{path}: not a Timbrel model bundle (corrupt JSON at line {exc.lineno}"
+                              f"{swapped})") from None
+        except RecursionError:   # e.g. [[[[...]]]] nested beyond Python's limit
+            raise BundleError(f"{path}: not a Timbrel model bundle (JSON nested too deeply)") from None
         return cls.from_dict(d, str(path))
 
 
@@ -209,12 +219,6 @@ def _str_list(v: Any, what: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ValueError(f"'{what}' must be a list of strings")
     return list(v)
-
-
-def _input_columns(spec: FeatureSpec, level: str) -> list[str]:
-    """The model's input columns: the spec's per frame, or their statistics per clip."""
-    cols = spec.columns()
-    return cols if level == "frame" else [f"{c}_{s}" for c in cols for s in STATISTICS]
 
 
 def _inconsistency(expected: list[str], columns: list[str], scaler: Any, model: Any,

@@ -190,6 +190,8 @@ class Trainer:
             raise ValueError(f"training needs at least two classes, found {len(classes)}"
                              + (f" ({', '.join(sorted(classes))})" if classes else "")
                              + ": put each class's clips in a folder named after it")
+        if len(self.dataset) == 0:
+            raise ValueError("no training points: every clip was silent or unreadable; add audio and analyse again")
         inputs = self.dataset
         if self.scaler is not None:
             self.scaler.fit(inputs)
