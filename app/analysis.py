@@ -140,11 +140,16 @@ def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
     taken, so that a broken or oddly named file is reported rather than silently skipped.
     Raises FileNotFoundError for a path that does not exist. See also :func:`scan_audio_files`.
     """
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if not (p.exists() or p.is_symlink()):
+            raise FileNotFoundError(f"{p}: no such file or folder")
     return scan_audio_files(paths)[0]
 
 
 def scan_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileFailure]]:
-    """:func:`find_audio_files` plus the folders that could not be searched (e.g. permission denied).
+    """:func:`find_audio_files`, with paths that do not exist and folders that cannot be searched
+    (e.g. permission denied) returned as failures, so one typo does not cost the other files.
 
     Symbolic links are followed (a label folder is often a link to the audio elsewhere), each real
     folder once, so a link loop ends. A broken link with an audio suffix is returned as a file, for
@@ -159,7 +164,8 @@ def scan_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[File
         elif p.exists() or p.is_symlink():
             candidates = [p]
         else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
+            problems.append(FileFailure(p, "no such file or folder"))
+            continue
         for f in candidates:
             key = f.resolve()
             if key not in seen:

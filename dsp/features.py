@@ -91,8 +91,8 @@ class FeatureSpec:
         _check_int(self, "pitch_lag", 0, 64)
         for name in ("fmin", "fmax", "min_loudness_db", "min_confidence"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-                raise ValueError(f"feature spec: {name} must be a number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"feature spec: {name} must be a finite number, got {v!r}")
             object.__setattr__(self, name, float(v))
         if not 0 < self.fmin < self.fmax <= self.sr / 2:
             raise ValueError(f"feature spec: need 0 < fmin < fmax <= sr/2, got fmin={self.fmin}, "

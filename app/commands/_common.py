@@ -61,9 +61,12 @@ def spec_from_args(args: argparse.Namespace, features: tuple[str, ...] | None = 
 
 
 def nothing_analysed(paths, failures) -> CliError:
-    """The error when no file could be analysed: say whether there was no audio at all."""
+    """The error when no file could be analysed: the one reason, the list, or that there was no audio."""
     from dsp.audio import SUPPORTED_EXTENSIONS
+    if len(failures) == 1:                      # e.g. one mistyped path: just that, in one line
+        return CliError(f"{failures[0].path}: {_without_path(failures[0])}")
     if failures:
+        report_failures(failures)
         return CliError(f"none of the {len(failures)} file(s) could be analysed (reasons above)")
     return CliError(f"no audio files found in {', '.join(map(str, paths))} "
                     f"(looked for {', '.join(sorted(SUPPORTED_EXTENSIONS))})")
@@ -109,11 +112,12 @@ def report_failures(failures, what: str = "could not be analysed") -> None:
         return
     print(f"{len(failures)} file(s) {what}:", file=sys.stderr)
     for f in failures:
-        reason = f.reason
-        prefix = f"{f.path}: "
-        if reason.startswith(prefix):     # AudioFileError messages already name the file
-            reason = reason[len(prefix):]
-        print(f"  {f.path}: {reason}", file=sys.stderr)
+        print(f"  {f.path}: {_without_path(f)}", file=sys.stderr)
+
+
+def _without_path(failure) -> str:
+    prefix = f"{failure.path}: "     # AudioFileError messages already name the file
+    return failure.reason[len(prefix):] if failure.reason.startswith(prefix) else failure.reason
 
 
 def class_counts(analysis) -> str:

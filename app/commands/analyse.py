@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("analysing") as progress:
         analysis = analyse_paths(args.paths, spec, label=args.label, level=args.level,
                                  progress=progress)
-    report_failures(analysis.failures)
     if not analysis.clips:
         raise nothing_analysed(args.paths, analysis.failures)
+    report_failures(analysis.failures)
     analysis.save(args.out)
     print(f"analysed {len(analysis.clips)} file(s) ({class_counts(analysis)}): "
           f"{len(analysis.dataset)} points x {analysis.dataset.cols} columns "

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import CliError, progress_bar, report_failures
+from ._common import nothing_analysed, progress_bar, report_failures
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = Bundle.load(args.model)
     files, failures = scan_audio_files(args.files)
     if not files:
-        report_failures(failures, "could not be searched")
-        raise CliError("no audio files found in " + ", ".join(map(str, args.files)))
+        raise nothing_analysed(args.files, failures)
     results = []
     with progress_bar("predicting") as progress:
         for done, path in enumerate(files, start=1):

@@ -97,9 +97,9 @@ def load_training_data(paths: list[Path], args: argparse.Namespace, desc: str = 
     with progress_bar(desc) as progress:
         analysis = analyse_paths(paths, spec, label=getattr(args, "label", None),
                                  level=getattr(args, "level", "frame"), progress=progress)
-    report_failures(analysis.failures)
     if not analysis.clips:
         raise nothing_analysed(paths, analysis.failures)
+    report_failures(analysis.failures)
     return analysis
 
 
