@@ -336,7 +336,7 @@ def test_first_start_opens_the_demo_read_only_and_edits_go_to_a_copy(qtbot, sett
     assert first.folder is None and first.read_only  # nothing yet: the example gets built
     w = MainWindow(first, settings=settings)
     qtbot.addWidget(w)
-    w.open_demo()
+    w.open_demo(explicit=False)  # what app.gui.run does on a first start
     qtbot.waitUntil(lambda: w.project.read_only and w.project.n_points() > 0, timeout=180_000)
     demo = w.project
     assert demo.folder == demo_folder() and set(demo.class_names()) == {"oboe", "trombone"}

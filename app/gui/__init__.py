@@ -34,7 +34,7 @@ def run(project: str | None = None) -> int:
     _install_excepthook(win)
     win.show()
     if initial.folder is None:  # first start: build and open the example
-        win.open_demo()
+        win.open_demo(explicit=False)
     return int(app.exec())
 
 

@@ -179,7 +179,7 @@ class MainWindow(QMainWindow):
         m.addAction(act("&Open project…", self.open_project_dialog, QKeySequence.Open))
         self.recent_menu = m.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        m.addAction(act("Open the &demo", self.open_demo))
+        m.addAction(act("Open the &demo", lambda: self.open_demo(explicit=True)))
         m.addSeparator()
         m.addAction(act("&Save", self.save, QKeySequence.Save))
         m.addAction(act("Save &as…", self.save_as_dialog, QKeySequence.SaveAs))
@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         t.addAction(act("&Record a clip", self.toggle_record, "Ctrl+R"))
         t.addAction(act("&Listen / Stop", self.live.toggle_listen, "Ctrl+L"))
 
-    def _connect(self) -> None:
+    def _connect(self) -> None:  # noqa: C901 - one line per signal
         c = self.classes
         c.tree.files_dropped.connect(self.import_paths)
         c.tree.clips_moved.connect(self.move_clips)
@@ -348,15 +348,17 @@ class MainWindow(QMainWindow):
             a = self.recent_menu.addAction(path)
             a.triggered.connect(lambda _=False, p=path: self.open_project(p))
 
-    def open_demo(self) -> None:
+    def open_demo(self, explicit: bool = True) -> None:
+        """Open the example (building it first if needed). `explicit=False` (first start): when it
+        is ready, switch to it only if the user has not started work of their own meanwhile."""
         from app.gui.demo_project import demo_folder, demo_ready
 
         if demo_ready():
             self.open_project(demo_folder(), read_only=True)
         else:
-            self.build_demo()
+            self.build_demo(explicit)
 
-    def build_demo(self) -> None:
+    def build_demo(self, explicit: bool = True) -> None:
         """Analyse the bundled trombone/oboe notes into the demo project, in the background."""
         from app.gui.demo_project import demo_files, finish_demo, start_demo_folder
 
@@ -381,7 +383,7 @@ class MainWindow(QMainWindow):
             except (OSError, ProjectError) as e:
                 self.error(f"Could not prepare the example: {e}")
                 return
-            if self.project is before and (before.folder is None or before.read_only):
+            if explicit or (self.project is before and (before.folder is None or before.read_only)):
                 self.open_project(final, read_only=True)
             else:
                 self.say("The trombone vs oboe example is ready: File › Open the demo.")
