@@ -24,7 +24,7 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({
     ".aif", ".aiff", ".aifc", ".caf", ".au", ".w64", ".rf64",
 })
 MIN_RATE, MAX_RATE = 1000, 768000   # sample rates a real file may have (Hz); others mean a bad header
-_BLOCK = 1 << 16                     # frames decoded per step
+_BLOCK_SAMPLES = 1 << 18             # samples (all channels) decoded per step: 1 MB of float32
 
 
 class AudioFileError(ValueError):
@@ -72,9 +72,10 @@ def _decode_mono(f: sf.SoundFile, p: Path, sr: int) -> np.ndarray:
     resampler = None if file_sr == sr else soxr.ResampleStream(file_sr, sr, 1, dtype="float32", quality="HQ")
     out: list[np.ndarray] = []
     n_in = bad = 0
+    step = max(256, _BLOCK_SAMPLES // max(f.channels, 1))   # frames per step, fewer for many channels
     while True:
-        block = f.read(_BLOCK, dtype="float32", always_2d=True)
-        last = block.shape[0] < _BLOCK
+        block = f.read(step, dtype="float32", always_2d=True)
+        last = block.shape[0] < step
         mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float64).astype(np.float32)
         n_in += mono.shape[0]
         finite = np.isfinite(mono)

@@ -251,6 +251,20 @@ def test_ten_minute_file_loads_in_bounded_memory(tmp_path):
     assert peak < 2.5 * y.nbytes + 16e6, f"peak {peak / 1e6:.0f} MB for {y.nbytes / 1e6:.0f} MB of output"
 
 
+def test_many_channels_decode_in_small_steps(tmp_path):
+    """256 channels (a microphone array): each step reads ~1 MB, not 64k frames of every channel."""
+    path = tmp_path / "array.wav"
+    sf.write(str(path), np.repeat(tone(44100)[:, None], 256, axis=1), 44100, subtype="PCM_16")
+    tracemalloc.start()
+    try:
+        y = load(path, SR)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(y) == int(SECONDS * SR) and np.abs(y).max() == pytest.approx(0.5, abs=0.01)
+    assert peak < 8e6, f"peak {peak / 1e6:.0f} MB"
+
+
 # ------------------------------------------------------------------------------ FeatureExtractor
 
 ALL_FEATURES = FeatureSpec(features=("pitch", "confidence", "mfcc", "centroid", "flatness", "loudness"))
