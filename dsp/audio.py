@@ -2,9 +2,12 @@
 
 Decoding is libsndfile (through soundfile): WAV/WAVEX/RF64/W64, FLAC, OGG Vorbis and Opus, MP3,
 AIFF/AIFC, CAF, AU. Channels are averaged to mono; any rate libsndfile reports (tested 8 kHz to
-192 kHz) is converted with soxr's high-quality resampler. Every failure a user can cause (missing,
-empty, corrupt, truncated, unsupported or unreadable file) raises ``AudioFileError`` whose message
-names the file and the reason, so callers can list failures without a traceback.
+192 kHz) is converted with soxr's high-quality resampler, block by block so a long or many-channel
+file costs little more memory than its mono result. Every failure a user can cause (missing, broken
+link, folder, empty, corrupt, truncated, unsupported or unreadable file, an implausible sample rate,
+fewer than one output sample, NaN/inf samples) raises ``AudioFileError`` whose message names the file
+and the reason, so callers can list failures without a traceback. A file whose data ends before its
+header says gives the samples present (as players do).
 """
 from __future__ import annotations
 
@@ -50,11 +53,11 @@ def load(path: str | os.PathLike, sr: int = 22050) -> np.ndarray:
     try:
         with sf.SoundFile(os.fsencode(p)) as f:   # bytes: names that are not valid UTF-8 open too
             y = _decode_mono(f, p, sr)
+    except AudioFileError:
+        raise
     except sf.LibsndfileError as e:
         raise AudioFileError(p, f"not a readable audio file or corrupt ({_sndfile_reason(e)})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:  # damaged data after a valid header
-        if isinstance(e, AudioFileError):
-            raise
         raise AudioFileError(p, f"corrupt audio data ({' '.join(str(e).split()) or type(e).__name__})") from None
     return y
 
