@@ -37,7 +37,7 @@ class DataView(QWidget):
         lay.addLayout(top)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.legend = self.plot.addLegend(offset=(-10, -10))  # bottom right: the emptiest corner
         lay.addWidget(self.plot, 1)
         self.info = QLabel("No data yet — drop some clips on a class.")
         lay.addWidget(self.info)
