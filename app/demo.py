@@ -82,5 +82,8 @@ def run_demo(spec=None, settings: TrainSettings | None = None, *, assets: Path =
     test_set = analyse_paths([assets / "test"], spec, progress=stage("test"), stop=stop)
     if on_analysed is not None:
         on_analysed("test", test_set)
+    if not test_set.clips and (stop is None or not stop.is_set()):
+        raise ValueError(f"{assets / 'test'}: no audio clip to test on; put labelled clips there "
+                         f"(test/<label>/*.wav), as in train/")
     evaluation = evaluate(bundle, test_set.dataset, test_set.labels, test_set.clip_of)
     return DemoResult(bundle, result, evaluation, train_set, test_set, time.perf_counter() - t0)

@@ -456,6 +456,13 @@ def test_train_without_enough_data_is_one_clear_line(case, message, tmp_path):
     assert not (tmp_path / "m.timbrel.json").exists()
 
 
+def test_demo_with_nothing_to_test_on(labelled, tmp_path):
+    shutil.copytree(labelled, tmp_path / "train")
+    (tmp_path / "test").mkdir()
+    line = assert_one_line_error(run("demo", "--assets", tmp_path, "--fits", "1", "--max-iter", "2"))
+    assert "no audio clip to test on" in line
+
+
 def test_predict_silent_and_unusable_files_get_a_message_each(mlp_bundle, zoo, labelled):
     good = next((labelled / "oboe").glob("*.flac"))
     r = run("predict", mlp_bundle, good, zoo / "silent.wav", zoo / "one-sample.wav", zoo / "picture.wav")
