@@ -161,15 +161,16 @@ class TrainWorker:
     """Runs Trainer.run() (repeated fits) on its own thread.
 
     Epoch points go into `self.epochs` (a deque the GUI drains); `epochs_ready` is posted to the GUI
-    at most every `emit_interval` seconds (a call per epoch would flood the event loop at batch
-    size 1), and once more when a fit ends. fit_done(report), failed(message), finished(result)
+    at most every `emit_interval` seconds — 10 times a second is smooth for a loss curve, and each
+    redraw re-lays out the plot's axes (a call per epoch would flood the event loop at batch size
+    1) — and once more when a fit ends. fit_done(report), failed(message), finished(result)
     also run on the GUI thread.
     """
 
     def __init__(self, trainer: Any, gui: GuiQueue, *, epochs_ready: Callable[[], None],
                  fit_done: Callable[[Any], None], finished: Callable[[Any], None],
                  failed: Callable[[str], None], prepare: Callable[[], None] | None = None,
-                 emit_interval: float = 0.03):
+                 emit_interval: float = 0.1):
         self.trainer = trainer
         self.gui = gui
         self.on_epochs, self.on_fit_done, self.on_finished, self.on_failed = epochs_ready, fit_done, finished, failed
