@@ -437,3 +437,14 @@ def test_plateau_is_shown_and_stops_training(qtbot, trained_setup):
     assert w.last_result.stopped_by == "plateau"
     assert "Plateau" in tp.plateau.text()
     assert len(w._errors) >= 6  # the rule needs fits before and after to compare
+
+
+def test_seed_features_pitch_and_confidence_only(qtbot, window, assets_dir):
+    w = window
+    assert w.set_features(("pitch", "confidence"))
+    w.add_class("oboe")
+    drop_on_class(qtbot, w, "oboe", notes(assets_dir, "oboe", 1))
+    assert w.project.columns == ["pitch", "confidence"]
+    assert not w.set_features(("pitch", "confidence", "mfcc"))  # fixed once there are clips
+    w.autosave(blocking=True)
+    assert Project.open(w.project.folder).columns == ["pitch", "confidence"]

@@ -198,6 +198,9 @@ class MainWindow(QMainWindow):
         e.addAction(act("Add &class…", self.add_class_dialog, "Ctrl+Shift+N"))
         e.addAction(act("&Add audio files…", self.add_files_dialog, "Ctrl+I"))
         e.addAction(act("&Delete", self.delete_selected, QKeySequence.Delete))
+        e.addSeparator()
+        e.addAction(act("Features to &analyse…", self.features_dialog, None,
+                        "Pitch and confidence (the seed article), or with timbre (MFCC) too"))
         t = self.menuBar().addMenu("&Model")
         self.train_action = act("&Train / Stop", self.toggle_training, "Ctrl+T")
         t.addAction(self.train_action)
@@ -594,6 +597,36 @@ class MainWindow(QMainWindow):
 
         self.undo.push(FnCommand(f"Move {len(old)} clip(s) to {label}", redo, undo))
         self._changed()
+
+    FEATURE_CHOICES = {
+        "Pitch, confidence and timbre (MFCC) — tells instruments apart in a shared register":
+            ("pitch", "confidence", "mfcc"),
+        "Pitch and confidence only — the seed article's two dimensions": ("pitch", "confidence"),
+    }
+
+    def features_dialog(self) -> None:
+        if self.project.clips:
+            self.error("The features are fixed once a project has clips (every clip must be analysed "
+                       "the same way). Start a new project to use other features.")
+            return
+        names = list(self.FEATURE_CHOICES)
+        current = tuple(self._spec(self.project.features or None).features)
+        index = next((i for i, n in enumerate(names) if self.FEATURE_CHOICES[n] == current), 0)
+        choice, ok = QInputDialog.getItem(self, "Features", "What should Timbrel listen to?", names, index, False)
+        if ok:
+            self.set_features(self.FEATURE_CHOICES[choice])
+
+    def set_features(self, features: tuple[str, ...]) -> bool:
+        """Choose the analysed features of a project that has no clips yet."""
+        from dsp.features import FeatureSpec
+
+        if self.project.clips or not self._ensure_writable():
+            return False
+        self.project.features = FeatureSpec(features=tuple(features)).to_dict()
+        self.project.columns = []
+        self.project.dirty = True
+        self.say("New clips will be analysed for: " + ", ".join(features) + ".")
+        return True
 
     # ---------------------------------------------------------------- importing audio
     def add_files_dialog(self) -> None:
