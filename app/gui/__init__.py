@@ -6,7 +6,6 @@ Qt is imported only here and below, so the rest of Timbrel works without it.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 def run(project: str | None = None) -> int:

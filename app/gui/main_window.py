@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSplitter,
-    QWidget,
 )
 
 from app.gui import refcount_guard
@@ -35,7 +34,6 @@ from app.gui.live_panel import LivePanel
 from app.gui.training_panel import LIVE_KEYS, TrainingPanel
 from app.gui.workers import AnalysisOutcome, AnalysisWorker, GuiQueue, TrainWorker, run_call
 from app.project import (
-    BUNDLE_FILE,
     Project,
     ProjectError,
     add_recent,
