@@ -102,6 +102,17 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1))
 
 
+def atomic_write_json_yielding(path: Path, obj: Any) -> None:
+    """Like json.dumps(obj, separators=(",", ":")) written atomically, but GIL-friendly.
+
+    The C JSON encoder holds the GIL for the whole document, so encoding a large DataSet on a
+    worker thread froze the GUI for 100+ ms. The pure-Python encoder (what `_one_shot=False`
+    selects) produces the same text and lets other threads run between chunks.
+    """
+    enc = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+    atomic_write_text(path, "".join(enc.iterencode(obj, _one_shot=False)))
+
+
 def staging_dir(folder: Path) -> Path:
     """Where worker threads copy incoming audio before the GUI thread renames it into clips/."""
     d = Path(folder) / CLIPS_DIR / ".incoming"
@@ -572,8 +583,9 @@ def write_snapshot(folder: Path, snap: dict[str, Any]) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CLIPS_DIR).mkdir(exist_ok=True)
         ids, matrix, labels = table_points(snap["table"], snap["cols"])
-        make_dataset(ids, matrix, snap["cols"]).save(folder / DATASET_FILE)
-        make_labelset(ids, labels).save(folder / LABELS_FILE)
+        # model/ builds the FluCoMa dicts; we encode them without holding the GIL for long.
+        atomic_write_json_yielding(folder / DATASET_FILE, make_dataset(ids, matrix, snap["cols"]).to_dict())
+        atomic_write_json_yielding(folder / LABELS_FILE, make_labelset(ids, labels).to_dict())
         atomic_write_json(folder / PROJECT_FILE, snap["meta"])
         _written[key] = revision
     return True

@@ -38,6 +38,7 @@ from app.project import (
     ProjectError,
     add_recent,
     app_data_dir,
+    atomic_write_json_yielding,
     load_recent,
     make_dataset,
     make_labelset,
@@ -882,9 +883,10 @@ class MainWindow(QMainWindow):
 
         def work():
             live = Bundle(spec, result.scaler, result.model, classes, "frame", columns, record)
-            bundle = Bundle.from_dict(live.to_dict())
+            data = live.to_dict()
+            bundle = Bundle.from_dict(data)
             if path is not None:
-                bundle.save(path)
+                atomic_write_json_yielding(path, data)  # a KNN bundle holds every point: keep the GUI free
             ev = None
             test_ids, test_matrix, test_labels = table_points(test_table, cols)
             if test_ids:

@@ -231,8 +231,8 @@ def run_call(fn: Callable[[], Any], gui: GuiQueue, finished: Callable[[Any], Non
 
 
 def warm_up(spec: Any) -> None:
-    """Run each numba-backed path once on a short synthetic tone (feature analysis, streaming, an MLP
-    fit and a prediction). Loading compiled kernels holds the GIL for a while; doing it once right
+    """Run each numba-backed path once on a short synthetic tone (feature analysis, streaming, MLP and
+    KNN fit and prediction, scaler, the live ring/worker path). Loading compiled kernels holds the GIL for a while; doing it once right
     after the window opens keeps that pause out of the user's first drop, train or listen."""
     from dsp.features import FeatureExtractor
     from model.dataset import DataSet, LabelSet
@@ -252,3 +252,30 @@ def warm_up(spec: Any) -> None:
         m = MLPClassifier(hidden_layers=[3], activation="sigmoid", max_iter=2, batch_size=batch, validation=0.0)
         m.fit(ds, lb)
     m.predict_proba_point(np.array([0.0, 0.5]))
+    from model.knn import KNNClassifier
+    from model.scalers import Standardize
+
+    knn = KNNClassifier(num_neighbours=3)
+    knn.fit(ds, lb)
+    knn.predict_proba_point(np.array([0.0, 0.5]))
+    scaler = Standardize()
+    scaler.fit(ds)
+    scaler.transform_point(np.array([0.0, 0.5]))
+
+    # The live path end to end (ring buffer, worker thread, streaming features) on the same tone.
+    from dsp.live import FileInput, LiveWorker
+
+    class _Probe:
+        level = "frame"
+        labels = ["a"]
+
+        def __init__(self) -> None:
+            self.spec = spec
+
+        def predict_proba_point(self, vec) -> dict[str, float]:
+            return {"a": 1.0}
+
+    worker = LiveWorker(FileInput(y, sr), _Probe())
+    worker.start()
+    worker.join(30)
+    worker.stop()
