@@ -108,7 +108,7 @@ def _write(tmp_path: Path, text: str | bytes) -> Path:
 
 @pytest.mark.parametrize("content, message", [
     ('{"format": "timbrel-bundle", "version": 1, "spec"', "corrupt"),
-    (b"\xff\xfe\x00garbage", "cannot read"),
+    (b"\xff\xfe\x00garbage", r"not a Timbrel model bundle \(a binary file\)"),
     ('{"cols": 2, "data": {}}', "not a Timbrel model bundle"),
     ("[]", "not a Timbrel model bundle"),
     ('{"format": "timbrel-bundle", "version": 7}', "version 7"),
