@@ -279,3 +279,11 @@ def warm_up(spec: Any) -> None:
     worker.start()
     worker.join(30)
     worker.stop()
+
+    # Python's full garbage collections walk every container and hold the GIL throughout: with
+    # Qt, pyqtgraph, numba and librosa loaded they took 90-130 ms, stalling the GUI mid-analysis.
+    # Freezing what exists after start-up leaves them only the objects made since.
+    import gc
+
+    gc.collect()
+    gc.freeze()
