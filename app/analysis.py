@@ -153,7 +153,9 @@ def scan_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[File
 
     Symbolic links are followed (a label folder is often a link to the audio elsewhere), each real
     folder once, so a link loop ends. A broken link with an audio suffix is returned as a file, for
-    ``load`` to report. Each real file is taken once, in the order the paths are given.
+    ``load`` to report. Hidden files and folders (".name", e.g. macOS's "._clip.wav" metadata
+    files on shared drives) are skipped inside folders. Each real file is taken once, in the order
+    the paths are given.
     """
     found: list[Path] = []
     problems: list[FileFailure] = []
@@ -189,7 +191,8 @@ def _walk(root: Path, problems: list[FileFailure]) -> list[Path]:
             dirs[:] = []
             continue
         visited.add(real)
-        files.extend(Path(folder, n) for n in names if Path(n).suffix.lower() in exts)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files.extend(Path(folder, n) for n in names if Path(n).suffix.lower() in exts and not n.startswith("."))
     return sorted(files)
 
 

@@ -354,10 +354,12 @@ def test_links_loops_and_broken_links(tmp_path):
     (data / "oboe" / "linked.wav").symlink_to(elsewhere / "t1.wav")      # a linked file
     (data / "oboe" / "loop").symlink_to(data, target_is_directory=True)  # a link loop
     (data / "oboe" / "gone.wav").symlink_to(tmp_path / "missing.wav")    # a broken link
+    (data / "oboe" / "._linked.wav").write_bytes(b"\x00\x05\x16\x07" + bytes(60))  # macOS metadata
+    make_zoo(data / ".Trash", {"old.wav": GOOD["pcm24.wav"]})
     files, problems = scan_audio_files([data])
     names = sorted(str(f.relative_to(data)) for f in files)
     # linked.wav and trombone/t1.wav are one real file: taken once, under the first name in order;
-    # the loop back to data/ is not searched twice
+    # the loop back to data/ is not searched twice; hidden files and folders are not searched
     assert names == ["oboe/gone.wav", "oboe/linked.wav"]
     assert problems == []
     assert label_for(data / "oboe" / "linked.wav") == "oboe"             # the link's folder, not the target's
