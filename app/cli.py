@@ -24,7 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Learn to recognise sounds from labelled clips and "
-                     "classify audio files or live input. With no command: the demo.")
+                     "classify audio files or live input. With no command: the desktop app "
+                     "(the headless demo where there is no display).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in command_modules():
         module.register(sub)
@@ -32,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_command(parser: argparse.ArgumentParser) -> list[str]:
-    """What `timbrel` with no arguments runs. Hook for the GUI: return ["gui"] when it can open."""
-    return ["demo"]
+    """What `timbrel` with no arguments runs: the desktop app where a window can open, else the demo."""
+    from app.commands.gui import display_available
+
+    return ["gui"] if display_available() else ["demo"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QSplitter,
 )
 
-from app.gui import refcount_guard
 from app.gui.classes_panel import ClassesPanel
 from app.gui.data_view import DataView
 from app.gui.live_panel import LivePanel
@@ -88,7 +87,6 @@ def held_out(clip_ids: list[str], labels: dict[str, str]) -> set[str]:
 class MainWindow(QMainWindow):
     def __init__(self, project: Project | None = None, *, settings: QSettings | None = None):
         super().__init__()
-        refcount_guard.install()  # PySide6 6.12 + CPython 3.11 would otherwise abort after a while
         # Worker threads (analysis, training, live) share the GIL with the GUI. Python hands the GIL
         # over every 5 ms by default, and painting a plot needs it hundreds of times, so the GUI
         # would wait in a convoy; a shorter switch interval keeps the event loop responsive.
