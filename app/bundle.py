@@ -44,6 +44,16 @@ def _model_name(model: Any) -> str | None:
     return {"MLPClassifier": "mlp", "KNNClassifier": "knn"}.get(kind)
 
 
+# KNN settings that FluCoMa's KNNClassifier JSON does not store; the bundle keeps them beside it.
+_KNN_OPTIONS = ("num_neighbours", "weight")
+
+
+def _model_options(model: Any) -> dict:
+    if _model_name(model) != "knn":
+        return {}
+    return {"num_neighbours": int(model.num_neighbours), "weight": bool(model.weight)}
+
+
 class BundleError(ValueError):
     """A bundle that cannot be read or used: corrupt, foreign, or from an unknown version."""
 
@@ -133,7 +143,7 @@ class Bundle:
             "columns": list(self.columns),
             "labels": list(self.labels),
             "scaler": None if self.scaler is None else {"type": scaler_name, "data": self.scaler.to_dict()},
-            "model": {"type": model_name, "data": self.model.to_dict()},
+            "model": {"type": model_name, "data": self.model.to_dict(), **_model_options(self.model)},
             "training": self.training,
         }
 
@@ -154,7 +164,9 @@ class Bundle:
             scaler = None
             if d.get("scaler") is not None:
                 scaler = _SCALERS[_section(d, "scaler")["type"]].from_dict(d["scaler"]["data"])
-            model = _model_class(_section(d, "model")["type"]).from_dict(d["model"]["data"])
+            section = _section(d, "model")
+            options = {k: section[k] for k in _KNN_OPTIONS if k in section}  # FluCoMa's dump lacks them
+            model = _model_class(section["type"]).from_dict(section["data"], **options)
             level = d.get("level", "frame")
             columns = _str_list(d["columns"], "columns") if d.get("columns") else None  # [] = unrecorded
             training = d.get("training") or {}

@@ -183,8 +183,10 @@ class Trainer:
         return not self._stop.is_set()
 
     def run(self) -> TrainResult:
-        """Fit until ``fits`` / plateau / ``max_fits`` / ``stop()``; raises ValueError on bad data."""
+        """Fit until ``fits`` / plateau / ``max_fits`` / ``stop()``; raises ValueError on bad data.
+        Calling it again after a stop continues training the same network."""
         s = self.settings
+        self._stop.clear()  # stop() ends one run; the next run continues the same network
         classes = set(self.labels.classes())
         if len(classes) < 2:
             raise ValueError(f"training needs at least two classes, found {len(classes)}"

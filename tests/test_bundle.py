@@ -136,3 +136,14 @@ def test_damaged_model_section(trained, tmp_path):
 def test_missing_bundle(tmp_path):
     with pytest.raises(BundleError, match="no such model file"):
         Bundle.load(tmp_path / "nope.timbrel.json")
+
+
+def test_knn_keeps_its_neighbour_count_and_weighting(clips, tmp_path):
+    # FluCoMa's KNN JSON stores neither; the bundle keeps them beside the dump
+    bundle, analysis = make_bundle(clips, algorithm="knn", num_neighbours=7)
+    bundle.model.weight = False
+    loaded = Bundle.load(bundle.save(tmp_path / "k.timbrel.json"))
+    assert (loaded.model.num_neighbours, loaded.model.weight) == (7, False)
+    _, rows = analysis.dataset.to_numpy()
+    for row in rows[::23]:
+        assert loaded.predict_proba_point(row) == pytest.approx(bundle.predict_proba_point(row))

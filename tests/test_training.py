@@ -92,6 +92,19 @@ def test_stop_from_another_thread_ends_training():
     assert len(out["result"].reports) < 10_000
 
 
+def test_run_after_stop_continues_the_same_network():
+    ds, ls = blobs()
+    epochs = []
+    trainer = Trainer(ds, ls, quick(fits=2, validation=0.0), on_epoch=lambda e, t, v: epochs.append(e))
+    first = trainer.run()
+    trainer.stop()                      # e.g. the GUI's Stop button between two runs
+    second = trainer.run()
+    assert second.stopped_by == "fits" and len(second.reports) == 2
+    assert second.model is first.model
+    assert epochs == list(range(1, len(epochs) + 1)) and trainer.model.epochs == len(epochs)
+    assert second.reports[-1].error < first.reports[0].error
+
+
 def test_same_seed_same_errors():
     ds, ls = blobs()
     a = [r.error for r in Trainer(ds, ls, quick()).run().reports]

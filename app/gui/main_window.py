@@ -797,7 +797,6 @@ class MainWindow(QMainWindow):
             # Same network: only the keep-the-network parameters and the plateau switch change.
             self.trainer.settings.until_plateau = settings.until_plateau
             self.apply_params({k: getattr(settings, k) for k in LIVE_KEYS})
-            self.trainer._stop.clear()  # Trainer has no public re-arm after stop(); see report
         trainer = self.trainer
         self._test_set = (test_table, cols)
         n_train = sum(len(r[2]) for r in train_table)
