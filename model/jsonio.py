@@ -9,7 +9,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -22,22 +23,19 @@ class MissingJSONFileError(JSONFileError, FileNotFoundError):
     """The JSON file does not exist (also a FileNotFoundError, so either can be caught)."""
 
 
-def save_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically; returns the path written."""
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on a clean exit fsync it and rename it over ``path``.
+
+    Readers see the old file or the new one, never half of one; on an error the temporary file is
+    removed and ``path`` is untouched.
+    """
     path = Path(path)
-    # Serialise first: a value JSON cannot hold (NaN, numpy scalar) fails before any file exists.
-    try:
-        text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise JSONFileError(f"cannot write {path}: the data is not plain finite JSON ({exc})") from exc
     directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise MissingJSONFileError(
-            f"cannot write {path}: folder {directory} does not exist; create it first")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -55,6 +53,22 @@ def save_json(path: str | os.PathLike, obj: Any) -> Path:
             os.close(dfd)
     except OSError:
         pass
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically; returns the path written."""
+    path = Path(path)
+    # Serialise first: a value JSON cannot hold (NaN, numpy scalar) fails before any file exists.
+    try:
+        text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise JSONFileError(f"cannot write {path}: the data is not plain finite JSON ({exc})") from exc
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise MissingJSONFileError(
+            f"cannot write {path}: folder {directory} does not exist; create it first")
+    with atomic_file(path) as f:
+        f.write(text)
     return path
 
 
