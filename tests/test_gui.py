@@ -450,3 +450,16 @@ def test_seed_features_pitch_and_confidence_only(qtbot, window, assets_dir):
     assert not w.set_features(("pitch", "confidence", "mfcc"))  # fixed once there are clips
     w.autosave(blocking=True)
     assert Project.open(w.project.folder).columns == ["pitch", "confidence"]
+
+
+def test_preset_box_names_what_the_fields_hold(qtbot, window):
+    tp = window.training_panel
+    tp.apply_preset("Seed article (3 sigmoid)")
+    assert tp.preset.currentText() == "Seed article (3 sigmoid)"
+    tp.learn_rate.setValue(0.02)              # an edit: the fields no longer are the seed's preset
+    assert tp.preset.currentText() == "Custom"
+    tp.set_settings({"algorithm": "mlp", "hidden": [3, 3], "activation": "relu", "max_iter": 1000,
+                     "learn_rate": 0.01, "momentum": 0.5, "batch_size": 50, "validation": 0.2})
+    assert tp.preset.currentText() == "FluCoMa defaults (3 3 relu)"
+    tp.set_settings({"hidden": [8]})         # e.g. a project saved with its own network
+    assert tp.preset.currentText() == "Custom"

@@ -47,6 +47,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "KNN (3 neighbours)": dict(algorithm="knn", num_neighbours=3),
 }
+CUSTOM = "Custom"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(b, float):
+        return a is not None and abs(float(a) - b) < 1e-9
+    if isinstance(b, (list, tuple)):
+        return a is not None and list(a) == list(b)
+    return a == b
+
+
 NETWORK_KEYS = ("algorithm", "hidden", "activation", "scaler", "num_neighbours")
 LIVE_KEYS = ("learn_rate", "momentum", "max_iter", "batch_size", "validation")
 
@@ -168,7 +179,7 @@ class TrainingPanel(QWidget):
         self._n = 0
         self._classes: list[str] = []
 
-        self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentText()))
+        self.preset.activated.connect(self._preset_chosen)
         self.train_btn.clicked.connect(self._train_or_stop)
         for w in (self.learn_rate, self.momentum, self.validation):
             w.valueChanged.connect(self._params_edited)
@@ -228,6 +239,20 @@ class TrainingPanel(QWidget):
         finally:
             self._loading = False
         self._update_enabled()
+        self._sync_preset()
+
+    def _sync_preset(self) -> None:
+        """Name the preset the fields match, or "Custom", so the combo never claims what isn't so."""
+        current = self._safe_settings()
+        match = next((name for name, p in PRESETS.items()
+                      if all(_same(current.get(k), v) for k, v in p.items())), CUSTOM)
+        if self.preset.findText(CUSTOM) < 0 and match == CUSTOM:
+            self.preset.addItem(CUSTOM)
+        self.preset.setCurrentText(match)
+
+    def _preset_chosen(self, _index: int) -> None:
+        if self.preset.currentText() in PRESETS:
+            self.apply_preset(self.preset.currentText())
 
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
@@ -258,6 +283,7 @@ class TrainingPanel(QWidget):
 
     def _params_edited(self) -> None:
         if not self._loading:
+            self._sync_preset()
             s = self.settings()
             self.params_changed.emit({k: s[k] for k in LIVE_KEYS})
 
@@ -265,6 +291,7 @@ class TrainingPanel(QWidget):
         self._update_enabled()
         if self._loading:
             return
+        self._sync_preset()
         try:
             self.settings()
         except ValueError as e:
