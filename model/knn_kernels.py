@@ -82,6 +82,21 @@ def tree_depth(tree):
     return deepest if visited == n else -1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _insert_nearest(best_d2, best_n, found, k, d2, node):
+    """Insert (d2, node) in order into the k-best lists, dropping the farthest when they are full;
+    returns the new count. Callers test ``found < k or d2 < best_d2[k - 1]`` first, which keeps
+    this (and the reference counting numba wraps around it) off the path of most points."""
+    pos = found if found < k else k - 1
+    while pos > 0 and best_d2[pos - 1] > d2:
+        best_d2[pos] = best_d2[pos - 1]
+        best_n[pos] = best_n[pos - 1]
+        pos -= 1
+    best_d2[pos] = d2
+    best_n[pos] = node
+    return found + 1 if found < k else found
+
+
 @njit(cache=True, nogil=True)
 def k_nearest(data, tree, query, k, best_d2, best_n, stack_n, stack_b):
     """The k nearest nodes to ``query`` (ascending squared distance) into best_d2/best_n; returns
@@ -112,15 +127,7 @@ def k_nearest(data, tree, query, k, best_d2, best_n, stack_n, stack_b):
             t = data[node, j] - query[j]
             d2 += t * t
         if found < k or d2 < best_d2[k - 1]:
-            pos = found if found < k else k - 1
-            while pos > 0 and best_d2[pos - 1] > d2:
-                best_d2[pos] = best_d2[pos - 1]
-                best_n[pos] = best_n[pos - 1]
-                pos -= 1
-            best_d2[pos] = d2
-            best_n[pos] = node
-            if found < k:
-                found += 1
+            found = _insert_nearest(best_d2, best_n, found, k, d2, node)
         d = depth % dims
         diff = query[d] - data[node, d]
         near = tree[node, 1] if diff >= 0.0 else tree[node, 0]
@@ -212,13 +219,5 @@ def k_nearest_brute(data_t, query, k, best_d2, best_n, d2):
     for node in range(n):
         v = d2[node]
         if found < k or v < best_d2[k - 1]:
-            pos = found if found < k else k - 1
-            while pos > 0 and best_d2[pos - 1] > v:
-                best_d2[pos] = best_d2[pos - 1]
-                best_n[pos] = best_n[pos - 1]
-                pos -= 1
-            best_d2[pos] = v
-            best_n[pos] = node
-            if found < k:
-                found += 1
+            found = _insert_nearest(best_d2, best_n, found, k, v, node)
     return found
