@@ -88,6 +88,26 @@ def _out_of_band(g: int, g_val: float, n: int, half: int, best: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def _best_sources(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, prev_nb: int,
+                  from_voiced_t: np.ndarray, from_voiced_src: np.ndarray,
+                  from_unvoiced_t: np.ndarray, half: int, g: int, g_val: float,
+                  best: np.ndarray, arg: np.ndarray) -> None:
+    """best[j], arg[j]: the best predecessor of destination bin j (of one voicing) over every
+    state: voiced sources through from_voiced_t / from_voiced_src, unvoiced sources through
+    from_unvoiced_t (the stay or switch tables, by the destinations' voicing), then the
+    out-of-band move from the global maximum g."""
+    n = best.shape[0]
+    best[:] = -np.inf
+    arg[:] = -1
+    if prev_dense:
+        _band_pass(v_prev, from_voiced_t, half, best, arg, 0)
+    else:
+        _sparse_pass(v_prev, prev_bins, prev_nb, from_voiced_src, half, best, arg)
+    _band_pass(v_prev[n:], from_unvoiced_t, half, best, arg, n)
+    _out_of_band(g, g_val, n, half, best, arg)
+
+
+@njit(cache=True, nogil=True)
 def _point_best(v_prev: np.ndarray, j: int, n: int, half: int, prev_dense: bool,
                 prev_bins: np.ndarray, prev_nb: int, stay_dst: np.ndarray,
                 switch_dst: np.ndarray, g: int, g_val: float) -> tuple[float, int]:
@@ -141,29 +161,16 @@ def viterbi_step(v_prev: np.ndarray, prev_dense: bool, prev_bins: np.ndarray, pr
     n = best.shape[0]
     g = global_argmax(v_prev)
     g_val = v_prev[g] + log_tiny
-    v_prev_u = v_prev[n:]
     # unvoiced destinations: voiced sources switch, unvoiced sources stay
-    best[:] = -np.inf
-    arg[:] = -1
-    if prev_dense:
-        _band_pass(v_prev, switch_t, half, best, arg, 0)
-    else:
-        _sparse_pass(v_prev, prev_bins, prev_nb, switch_src, half, best, arg)
-    _band_pass(v_prev_u, stay_t, half, best, arg, n)
-    _out_of_band(g, g_val, n, half, best, arg)
+    _best_sources(v_prev, prev_dense, prev_bins, prev_nb, switch_t, switch_src, stay_t, half, g,
+                  g_val, best, arg)
     for j in range(n):
         v_out[n + j] = obs_u + best[j]
         ptr_out[n + j] = arg[j]
     # voiced destinations: voiced sources stay, unvoiced sources switch
     if dense:
-        best[:] = -np.inf
-        arg[:] = -1
-        if prev_dense:
-            _band_pass(v_prev, stay_t, half, best, arg, 0)
-        else:
-            _sparse_pass(v_prev, prev_bins, prev_nb, stay_src, half, best, arg)
-        _band_pass(v_prev_u, switch_t, half, best, arg, n)
-        _out_of_band(g, g_val, n, half, best, arg)
+        _best_sources(v_prev, prev_dense, prev_bins, prev_nb, stay_t, stay_src, switch_t, half, g,
+                      g_val, best, arg)
         for j in range(n):
             v_out[j] = log_tiny + best[j]
             ptr_out[j] = arg[j]
