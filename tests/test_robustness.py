@@ -233,6 +233,15 @@ def test_non_utf8_file_name_loads(tmp_path):
     assert len(load(path)) == int(SECONDS * SR)
 
 
+def peak_memory(call, *args):
+    """(call(*args), the peak of the memory Python traced while it ran, in bytes)."""
+    tracemalloc.start()
+    try:
+        return call(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_ten_minute_file_loads_in_bounded_memory(tmp_path):
     """Decoding, mixing down and resampling go block by block: the peak is about twice the mono
     output, not the whole multichannel file as float (10 min stereo 44.1 kHz: 212 MB)."""
@@ -241,12 +250,7 @@ def test_ten_minute_file_loads_in_bounded_memory(tmp_path):
     with sf.SoundFile(str(path), "w", 44100, 2, "PCM_16") as f:
         for _ in range(60):
             f.write(block)
-    tracemalloc.start()
-    try:
-        y = load(path, SR)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    y, peak = peak_memory(load, path, SR)
     assert len(y) == 600 * SR
     assert peak < 2.5 * y.nbytes + 16e6, f"peak {peak / 1e6:.0f} MB for {y.nbytes / 1e6:.0f} MB of output"
 
@@ -255,12 +259,7 @@ def test_many_channels_decode_in_small_steps(tmp_path):
     """256 channels (a microphone array): each step reads ~1 MB, not 64k frames of every channel."""
     path = tmp_path / "array.wav"
     sf.write(str(path), np.repeat(tone(44100)[:, None], 256, axis=1), 44100, subtype="PCM_16")
-    tracemalloc.start()
-    try:
-        y = load(path, SR)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    y, peak = peak_memory(load, path, SR)
     assert len(y) == int(SECONDS * SR) and np.abs(y).max() == pytest.approx(0.5, abs=0.01)
     assert peak < 8e6, f"peak {peak / 1e6:.0f} MB"
 
@@ -322,12 +321,7 @@ def test_long_input_memory_is_bounded():
     """A 10-minute clip is analysed in pieces: working memory stays small beside the result."""
     y = tone(SR, 600.0, amp=0.3)
     fx = FeatureExtractor(FeatureSpec(features=("pitch", "confidence", "mfcc")))
-    tracemalloc.start()
-    try:
-        frames = fx.analyse(y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    frames, peak = peak_memory(fx.analyse, y)
     assert len(frames) == 1 + len(y) // 512 and frames.usable.all()
     result = sum(getattr(frames, f).nbytes for f in ("index", "times", "values", "f0", "midi",
                                                      "confidence", "voiced", "level_db", "usable"))
