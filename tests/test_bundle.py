@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,8 @@ SPEC = FeatureSpec(features=("pitch", "confidence", "mfcc"))
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory, assets_dir) -> Path:
-    root = tmp_path_factory.mktemp("clips")
-    for label in ("oboe", "trombone"):
-        (root / label).mkdir()
-        for f in sorted((assets_dir / "train" / label).glob("*_v80.flac"))[:3]:
-            shutil.copy(f, root / label / f.name)
-    return root
+def clips(tmp_path_factory, copy_train_notes) -> Path:
+    return copy_train_notes(tmp_path_factory.mktemp("clips"), 3)
 
 
 def make_bundle(clips: Path, level: str = "frame", **settings) -> tuple[Bundle, object]:

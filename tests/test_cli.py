@@ -34,14 +34,9 @@ def assert_one_line_error(r: subprocess.CompletedProcess, code: int = 1) -> str:
 
 
 @pytest.fixture(scope="module")
-def small_set(tmp_path_factory, assets_dir) -> Path:
+def small_set(tmp_path_factory, copy_train_notes) -> Path:
     """Four notes per class from assets/train, in label folders."""
-    root = tmp_path_factory.mktemp("small")
-    for label in ("oboe", "trombone"):
-        (root / label).mkdir()
-        for f in sorted((assets_dir / "train" / label).glob("*_v80.flac"))[:4]:
-            shutil.copy(f, root / label / f.name)
-    return root
+    return copy_train_notes(tmp_path_factory.mktemp("small"), 4)
 
 
 @pytest.fixture(scope="module")

@@ -378,14 +378,9 @@ def test_unreadable_folder_is_reported_or_searched(tmp_path):
 # --------------------------------------------------------------------------------- the commands
 
 @pytest.fixture(scope="module")
-def labelled(tmp_path_factory) -> Path:
+def labelled(tmp_path_factory, copy_train_notes) -> Path:
     """Two demo notes per class in label folders: enough to train in a second."""
-    root = tmp_path_factory.mktemp("labelled")
-    for label in ("oboe", "trombone"):
-        (root / label).mkdir()
-        for f in sorted((ROOT / "assets" / "train" / label).glob("*_v80.flac"))[:2]:
-            shutil.copy(f, root / label / f.name)
-    return root
+    return copy_train_notes(tmp_path_factory.mktemp("labelled"), 2)
 
 
 @pytest.fixture(scope="module")
