@@ -217,6 +217,8 @@ class Bundle:
                               f"{swapped})") from None
         except RecursionError:   # e.g. [[[[...]]]] nested beyond Python's limit
             raise BundleError(f"{path}: not a Timbrel model bundle (JSON nested too deeply)") from None
+        except ValueError as exc:  # e.g. an integer longer than Python's int-string limit
+            raise BundleError(f"{path}: not a Timbrel model bundle ({' '.join(str(exc).split())})") from None
         return cls.from_dict(d, str(path))
 
 

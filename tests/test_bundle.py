@@ -141,3 +141,10 @@ def test_knn_keeps_its_neighbour_count_and_weighting(clips, tmp_path):
     _, rows = analysis.dataset.to_numpy()
     for row in rows[::23]:
         assert loaded.predict_proba_point(row) == pytest.approx(bundle.predict_proba_point(row))
+
+
+def test_a_number_too_long_for_python_names_the_file(tmp_path):
+    path = tmp_path / "huge.timbrel.json"
+    path.write_text('{"format": "timbrel-bundle", "version": ' + "9" * 5000 + "}")
+    with pytest.raises(BundleError, match="huge.timbrel.json"):
+        Bundle.load(path)
