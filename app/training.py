@@ -159,6 +159,7 @@ class Trainer:
         self.scaler = make_scaler(self.settings)
         self.model = make_model(self.settings)
         self._stop = threading.Event()
+        self._run_stop: threading.Event | None = None
         self._epoch = 0
         self._epochs_this_fit = 0
         self._last_validation: float | None = None
@@ -172,7 +173,11 @@ class Trainer:
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._stopping()
+
+    def _stopping(self) -> bool:
+        run_stop = self._run_stop
+        return self._stop.is_set() or (run_stop is not None and run_stop.is_set())
 
     def _forward_epoch(self, epoch: int, train_error: float, validation_error: float | None):
         self._epoch += 1
@@ -180,13 +185,17 @@ class Trainer:
         self._last_validation = validation_error
         if self.on_epoch is not None:
             self.on_epoch(self._epoch, train_error, validation_error)
-        return not self._stop.is_set()
+        return not self._stopping()
 
-    def run(self) -> TrainResult:
+    def run(self, stop: threading.Event | None = None) -> TrainResult:
         """Fit until ``fits`` / plateau / ``max_fits`` / ``stop()``; raises ValueError on bad data.
-        Calling it again after a stop continues training the same network."""
+        Calling it again after a stop continues training the same network: a ``stop()`` made before
+        this call is forgotten. ``stop`` is the caller's own event for this one run, honoured like
+        ``stop()`` but never forgotten: set before ``run`` even begins (Stop pressed while a worker
+        thread is still starting up), it ends the run before its first fit."""
         s = self.settings
         self._stop.clear()  # stop() ends one run; the next run continues the same network
+        self._run_stop = stop
         classes = set(self.labels.classes())
         if len(classes) < 2:
             raise ValueError(f"training needs at least two classes, found {len(classes)}"
@@ -210,7 +219,7 @@ class Trainer:
         limit = s.max_fits if s.until_plateau else s.fits
         errors: list[float] = []
         for n in range(1, limit + 1):
-            if self._stop.is_set():
+            if self._stopping():
                 result.stopped_by = "stop"
                 break
             self._epochs_this_fit, self._last_validation = 0, None
@@ -222,7 +231,7 @@ class Trainer:
             result.reports.append(report)
             if self.on_fit is not None:
                 self.on_fit(report)
-            if self._stop.is_set():
+            if self._stopping():
                 result.stopped_by = "stop"
                 break
             if s.until_plateau and plateaued(errors, s.plateau_fits, s.plateau_tolerance):

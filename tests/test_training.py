@@ -105,6 +105,45 @@ def test_run_after_stop_continues_the_same_network():
     assert second.reports[-1].error < first.reports[0].error
 
 
+def test_the_callers_stop_event_is_kept_when_set_before_the_run_begins():
+    # Trainer.stop() before run() is forgotten (the test above); the run's own event is not: the
+    # GUI's Stop can land while the training thread is still starting, before run() is reached.
+    ds, ls = blobs()
+    trainer = Trainer(ds, ls, quick(fits=10_000, validation=0.0))
+    stop = threading.Event()
+    stop.set()
+    trainer.stop()
+    result = trainer.run(stop=stop)
+    assert result.stopped_by == "stop" and result.reports == []
+
+
+def test_a_stop_while_the_training_thread_starts_is_not_lost():
+    from app.gui.workers import TrainWorker
+
+    class Gui:  # stands in for the GUI queue: records what the worker posts
+        def __init__(self):
+            self.calls = []
+
+        def post(self, fn, *args):
+            self.calls.append((fn, args))
+
+    ds, ls = blobs()
+    trainer = Trainer(ds, ls, quick(fits=10_000, validation=0.0))
+    release = threading.Event()
+    finished: list = []
+    gui = Gui()
+    worker = TrainWorker(trainer, gui, epochs_ready=lambda: None, fit_done=lambda r: None,
+                         finished=finished.append, failed=lambda m: None, prepare=lambda: release.wait(60))
+    thread = worker.start()
+    worker.stop()   # Stop pressed before the (busy, low-priority) thread has reached Trainer.run
+    release.set()
+    thread.join(60)
+    assert not thread.is_alive(), "the stop was lost: training ran on"
+    for fn, args in gui.calls:
+        fn(*args)
+    assert finished and finished[-1].stopped_by == "stop"
+
+
 def test_same_seed_same_errors():
     ds, ls = blobs()
     a = [r.error for r in Trainer(ds, ls, quick()).run().reports]

@@ -176,6 +176,9 @@ class TrainWorker:
         self.on_epochs, self.on_fit_done, self.on_finished, self.on_failed = epochs_ready, fit_done, finished, failed
         self.prepare = prepare
         self.epochs: deque[tuple[int, float, float]] = deque()
+        # This worker's own stop: Trainer.run() forgets a stop() made before it begins (it resumes
+        # the network), so a Stop pressed while this thread is still starting must reach it this way.
+        self._stop = threading.Event()
         self._interval = emit_interval
         self._last_emit = 0.0
         trainer.on_epoch = self._on_epoch
@@ -195,7 +198,8 @@ class TrainWorker:
         self.gui.post(self.on_fit_done, report)
 
     def stop(self) -> None:
-        self.trainer.stop()
+        self._stop.set()
+        self.trainer.stop()  # also interrupts a fit in progress at its next batch
 
     def start(self) -> threading.Thread:
         self.thread = start_thread(self.run, "timbrel-training")
@@ -207,7 +211,7 @@ class TrainWorker:
         try:
             if self.prepare is not None:
                 self.prepare()
-            result = self.trainer.run()
+            result = self.trainer.run(stop=self._stop)
         except Exception as e:  # noqa: BLE001 - shown to the user in plain words
             self.gui.post(self.on_failed, str(e))
         self.gui.post(self.on_epochs)
