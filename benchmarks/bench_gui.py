@@ -105,7 +105,7 @@ def main() -> int:
         n_epochs = len(tp.loss_points()[0])
         print(m.report(f"training {len(w._errors)} fits, {n_epochs} epochs plotted ({time.perf_counter() - t0:.1f} s)"))
 
-        test = sorted((ROOT / "assets" / "test" / "trombone").glob("*.flac"))[0]
+        test = sorted((ROOT / "assets" / "test" / "fluidr3" / "trombone").glob("*.flac"))[0]
         w.live.start_file(test, realtime=True)
         with StallMeter() as m:
             t0 = time.perf_counter()

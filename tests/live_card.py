@@ -126,8 +126,8 @@ def note_sequence(out: Path, silence_s: float = 1.5) -> tuple[Path, float, float
     (path, trombone seconds, oboe seconds)."""
     from dsp.audio import load
 
-    trombone = load(ASSETS / "test" / "trombone" / "trombone_D3_v80.flac", 22050)
-    oboe = load(ASSETS / "test" / "oboe" / "oboe_D5_v80.flac", 22050)
+    trombone = load(ASSETS / "test" / "fluidr3" / "trombone" / "trombone_D3_v80.flac", 22050)
+    oboe = load(ASSETS / "test" / "fluidr3" / "oboe" / "oboe_D5_v80.flac", 22050)
     y = np.concatenate([trombone, oboe, np.zeros(int(silence_s * 22050), np.float32)])
     sf.write(out, y, 22050, subtype="FLOAT")
     return out, len(trombone) / 22050, len(oboe) / 22050

@@ -99,7 +99,7 @@ def test_ten_millisecond_file(tmp_path):
 
 
 def test_bundled_asset_loads(assets_dir):
-    clip = next((assets_dir / "train" / "oboe").glob("*.flac"))
+    clip = next((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))
     out = load(clip)
     assert out.ndim == 1 and 0.5 < len(out) / 22050 < 2.0
     assert np.abs(out).max() == pytest.approx(10 ** (-1 / 20), abs=0.01)

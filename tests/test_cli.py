@@ -109,7 +109,7 @@ def test_predict_json_schema_and_accuracy(trained, assets_dir):
 
 
 def test_predict_text_output(trained, assets_dir):
-    f = sorted((assets_dir / "test" / "oboe").glob("*.flac"))[0]
+    f = sorted((assets_dir / "test" / "fluidr3" / "oboe").glob("*.flac"))[0]
     r = timbrel("predict", trained["model"], f)
     assert r.returncode == 0, r.stderr
     assert str(f) in r.stdout and "frames:" in r.stdout

@@ -283,8 +283,8 @@ def test_frames_select_and_concatenate():
 
 def test_bundled_assets_are_analysed_at_their_notes(assets_dir):
     ex = FeatureExtractor(ALL)
-    for path, midi in [(assets_dir / "test/oboe/oboe_D5_v80.flac", 74),
-                       (assets_dir / "test/trombone/trombone_D3_v45.flac", 50)]:
+    for path, midi in [(assets_dir / "test/fluidr3/oboe/oboe_D5_v80.flac", 74),
+                       (assets_dir / "test/fluidr3/trombone/trombone_D3_v45.flac", 50)]:
         fr = ex.analyse_file(path, require_usable=True)
         assert fr.usable.mean() > 0.8
         assert abs(np.median(fr.midi[fr.usable & fr.voiced]) - midi) < 0.3

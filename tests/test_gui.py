@@ -80,7 +80,7 @@ class StallMeter:
 
 
 def notes(assets_dir: Path, label: str, n: int = N_PER_CLASS, part: str = "train") -> list[Path]:
-    files = sorted((assets_dir / part / label).glob("*.flac"))
+    files = sorted((assets_dir / part / "fluidr3" / label).glob("*.flac"))
     return files[:: max(1, len(files) // n)][:n]
 
 

@@ -27,7 +27,7 @@ def run(worker: LiveWorker) -> tuple[list[Decision], StreamEnded]:
 
 
 def test_a_file_through_the_live_path_gives_the_file_analysis(bundle):
-    path = ASSETS / "test" / "oboe" / "oboe_D5_v80.flac"
+    path = ASSETS / "test" / "fluidr3" / "oboe" / "oboe_D5_v80.flac"
     decisions, end = run(LiveWorker(FileInput(path, bundle.spec.sr), bundle))
     frames = bundle.extractor().analyse_file(path)
     assert end == StreamEnded("end of file")
@@ -66,7 +66,7 @@ class Broken:
 
 
 def test_a_failing_model_ends_the_stream_with_the_reason(bundle):
-    path = ASSETS / "test" / "trombone" / "trombone_D3_v80.flac"
+    path = ASSETS / "test" / "fluidr3" / "trombone" / "trombone_D3_v80.flac"
     source = FileInput(path, bundle.spec.sr)
     decisions, end = run(LiveWorker(source, Broken(bundle.spec)))
     assert end.reason == "analysis error" and "RuntimeError: model exploded" in end.error

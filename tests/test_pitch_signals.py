@@ -72,8 +72,8 @@ def _render(program: int, note: int, path: Path, seconds: float = 1.0) -> np.nda
 def instrument_clips(assets: Path, tmp: Path) -> dict[str, np.ndarray]:
     """A few trombone (GM 57) and oboe (GM 69) notes: the bundled assets when present,
     otherwise fresh fluidsynth renders."""
-    picks = ["test/trombone/trombone_Ab2_v80.flac", "test/trombone/trombone_D4_v115.flac",
-             "test/oboe/oboe_Ab4_v80.flac", "test/oboe/oboe_Ab5_v115.flac"]
+    picks = ["test/fluidr3/trombone/trombone_Ab2_v80.flac", "test/fluidr3/trombone/trombone_D4_v115.flac",
+             "test/fluidr3/oboe/oboe_Ab4_v80.flac", "test/fluidr3/oboe/oboe_Ab5_v115.flac"]
     if all((assets / p).exists() for p in picks):
         from dsp.audio import load
 

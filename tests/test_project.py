@@ -21,7 +21,7 @@ def _clip(p: Project, label: str, src: Path, n: int = 5, seed: int = 0):
 
 
 def test_save_reopen_identical(tmp_path, assets_dir):
-    src = sorted((assets_dir / "train" / "oboe").glob("*.flac"))[:2]
+    src = sorted((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))[:2]
     p = Project.create(tmp_path / "proj")
     a = _clip(p, "oboe", src[0], 5, 1)
     b = _clip(p, "trombone", src[1], 3, 2)
@@ -39,7 +39,7 @@ def test_save_reopen_identical(tmp_path, assets_dir):
 
 
 def test_delete_and_undo_restores_audio(tmp_path, assets_dir):
-    src = sorted((assets_dir / "train" / "oboe").glob("*.flac"))[0]
+    src = sorted((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))[0]
     p = Project.create(tmp_path / "proj")
     c = _clip(p, "oboe", src)
     rec = p.remove_clip(c.id)
@@ -49,7 +49,7 @@ def test_delete_and_undo_restores_audio(tmp_path, assets_dir):
 
 
 def test_relabel_rename_and_class_delete(tmp_path, assets_dir):
-    src = sorted((assets_dir / "train" / "oboe").glob("*.flac"))[0]
+    src = sorted((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))[0]
     p = Project.create(tmp_path / "proj")
     c = _clip(p, "oboe", src)
     p.add_class("trombone")
@@ -65,7 +65,7 @@ def test_relabel_rename_and_class_delete(tmp_path, assets_dir):
 
 
 def test_read_only_and_save_as(tmp_path, assets_dir):
-    src = sorted((assets_dir / "train" / "oboe").glob("*.flac"))[0]
+    src = sorted((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))[0]
     p = Project.create(tmp_path / "proj")
     _clip(p, "oboe", src)
     p.save()
@@ -81,7 +81,7 @@ def test_read_only_and_save_as(tmp_path, assets_dir):
 
 
 def test_crash_mid_save_leaves_previous_project(tmp_path, assets_dir, monkeypatch):
-    src = sorted((assets_dir / "train" / "oboe").glob("*.flac"))[0]
+    src = sorted((assets_dir / "train" / "fluidr3" / "oboe").glob("*.flac"))[0]
     p = Project.create(tmp_path / "proj")
     _clip(p, "oboe", src)
     p.save()

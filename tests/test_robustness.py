@@ -479,7 +479,7 @@ def test_a_mistyped_path_does_not_cost_the_others(mlp_bundle, labelled, tmp_path
 
 def test_predict_prints_names_the_terminal_cannot_encode(mlp_bundle, tmp_path):
     """A Latin-1 file name on a UTF-8 system, printed to a strict UTF-8 stdout."""
-    src = next((ROOT / "assets" / "test" / "oboe").glob("*.flac"))
+    src = next((ROOT / "assets" / "test" / "fluidr3" / "oboe").glob("*.flac"))
     shutil.copy(src, os.fsdecode(bytes(tmp_path) + b"/caf\xe9 \xe0.flac"))
     shutil.copy(src, tmp_path / "♪.flac")
     for encoding in ("utf-8:strict", "latin-1:strict"):
