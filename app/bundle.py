@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from app.analysis import input_columns
+from app.generalise import soften
 from dsp.audio import is_audio_file
 from dsp.features import FeatureExtractor, FeatureSpec, Frames, clip_statistics
 from model.jsonio import save_json
@@ -61,15 +62,18 @@ class BundleError(ValueError):
 @dataclass
 class FilePrediction:
     path: str
-    label: str
-    confidence: float                 # mean probability of ``label`` over the file's frames
+    label: str | None                 # None when ``unknown``
+    confidence: float                 # mean probability of the best class over the file's frames
     probabilities: dict[str, float]   # mean probability of every class
     frames: int                       # usable frames the decision rests on
     shares: dict[str, float]          # share of frames whose own winner was each class
+    unknown: bool = False             # most frames are unlike anything the model was trained on
+    best: str = ""                    # the most probable class, also when ``unknown``
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "label": self.label, "confidence": self.confidence,
-                "probabilities": self.probabilities, "frames": self.frames, "shares": self.shares}
+        return {"path": self.path, "label": self.label, "unknown": self.unknown,
+                "confidence": self.confidence, "probabilities": self.probabilities,
+                "frames": self.frames, "shares": self.shares}
 
 
 @dataclass
@@ -81,15 +85,24 @@ class Bundle:
     level: str = "frame"              # "frame": one point per frame; "clip": per-clip statistics
     columns: list[str] = field(default_factory=list)
     training: dict = field(default_factory=dict)   # settings and fit errors, for the record
+    temperature: float = 1.0          # calibration fitted on held-out clips (app/generalise.py)
+    novelty: Any = None               # model.novelty.NoveltyDetector, or None: never "unknown"
 
     # ---- classification -------------------------------------------------------------------
-    def predict_proba_point(self, raw_vec: np.ndarray) -> dict[str, float]:
-        """Class probabilities for one unscaled feature vector (scaler, then model)."""
+    def _scaled(self, raw_vec: np.ndarray) -> np.ndarray:
         vec = np.asarray(raw_vec, dtype=np.float64)
         if self.scaler is not None:
             vec = np.asarray(self.scaler.transform_point(vec), dtype=np.float64)
-        probs = self.model.predict_proba_point(vec)
-        return {label: float(probs.get(label, 0.0)) for label in self.labels}
+        return vec
+
+    def predict_proba_point(self, raw_vec: np.ndarray) -> dict[str, float]:
+        """Calibrated class probabilities for one unscaled feature vector (scaler, model, temperature)."""
+        probs = self.model.predict_proba_point(self._scaled(raw_vec))
+        return soften({label: float(probs.get(label, 0.0)) for label in self.labels}, self.temperature)
+
+    def is_unknown_point(self, raw_vec: np.ndarray) -> bool:
+        """True when the vector is farther from the training data than held-out clips were."""
+        return self.novelty is not None and self.novelty.is_novel_point(self._scaled(raw_vec))
 
     def predict_point(self, raw_vec: np.ndarray) -> str:
         probs = self.predict_proba_point(raw_vec)
@@ -120,8 +133,18 @@ class Bundle:
             votes[max(probs, key=lambda c: probs[c])] += 1
         mean = {c: total[c] / len(rows) for c in self.labels}
         winner = max(mean, key=lambda c: mean[c])
-        return FilePrediction(path, winner, mean[winner], mean, len(rows),
-                              {c: votes[c] / len(rows) for c in self.labels})
+        unknown = self.unknown_share(rows) > 0.5
+        return FilePrediction(path, None if unknown else winner, mean[winner], mean, len(rows),
+                              {c: votes[c] / len(rows) for c in self.labels}, unknown, winner)
+
+    def unknown_share(self, raw_rows: np.ndarray) -> float:
+        """The share of these (unscaled) frames that are unlike the training data (0 without a detector)."""
+        if self.novelty is None or len(raw_rows) == 0:
+            return 0.0
+        x = np.asarray(raw_rows, dtype=np.float64)
+        if self.scaler is not None:
+            x = np.array([self.scaler.transform_point(r) for r in x], dtype=np.float64)
+        return float(np.mean(self.novelty.score(x) > self.novelty.threshold))
 
     def predict_file(self, path: str | Path) -> FilePrediction:
         """Analyse a file with the training spec and decide by mean probability over its frames."""
@@ -145,6 +168,8 @@ class Bundle:
             "scaler": None if self.scaler is None else {"type": scaler_name, "data": self.scaler.to_dict()},
             "model": {"type": model_name, "data": self.model.to_dict(), **_model_options(self.model)},
             "training": self.training,
+            "calibration": {"temperature": self.temperature,
+                            "novelty": None if self.novelty is None else self.novelty.to_dict()},
         }
 
     @classmethod
@@ -172,6 +197,7 @@ class Bundle:
             training = d.get("training") or {}
             if not isinstance(training, dict):
                 raise ValueError(f"'training' must be an object, got {type(training).__name__}")
+            temperature, novelty = _calibration(d.get("calibration"))
         except KeyError as exc:
             raise BundleError(f"{source}: damaged bundle (missing or unknown {exc})") from exc
         except (ValueError, TypeError, AttributeError) as exc:
@@ -181,9 +207,11 @@ class Bundle:
         expected = input_columns(spec, level)
         columns = expected if columns is None else columns
         problem = _inconsistency(expected, columns, scaler, model, labels)
+        if not problem and novelty is not None and novelty.n_inputs != len(expected):
+            problem = f"the unknown detector expects {novelty.n_inputs} inputs but the feature spec gives {len(expected)}"
         if problem:
             raise BundleError(f"{source}: damaged bundle ({problem}); retrain the model")
-        return cls(spec, scaler, model, labels, level, columns, dict(training))
+        return cls(spec, scaler, model, labels, level, columns, dict(training), temperature, novelty)
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle atomically (temp file + rename); returns the path written."""
@@ -220,6 +248,20 @@ class Bundle:
         except ValueError as exc:  # e.g. an integer longer than Python's int-string limit
             raise BundleError(f"{path}: not a Timbrel model bundle ({' '.join(str(exc).split())})") from None
         return cls.from_dict(d, str(path))
+
+
+def _calibration(c: Any) -> tuple[float, Any]:
+    """(temperature, NoveltyDetector or None) from the optional "calibration" section."""
+    if c is None:                    # bundles written before calibration existed
+        return 1.0, None
+    if not isinstance(c, dict):
+        raise ValueError(f"'calibration' must be an object, got {type(c).__name__}")
+    t = c.get("temperature", 1.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t < math.inf:
+        raise ValueError(f"calibration temperature must be a number > 0, got {t!r}")
+    from model.novelty import NoveltyDetector
+    novelty = None if c.get("novelty") is None else NoveltyDetector.from_dict(c["novelty"])
+    return float(t), novelty
 
 
 def _section(d: dict, key: str) -> dict:

@@ -19,6 +19,7 @@ N_MFCC = 13
 N_MELS = 128
 LEVEL_FLOOR_DB = -120.0   # level of digital silence; a 16-bit file's noise floor is about -100 dB
 _POWER_AMIN = 1e-10       # librosa's amin for power_to_db and spectral_flatness
+SHAPE_RANGE_DB = 80.0     # mfcc_shape sees this much of each frame's spectrum below its peak
 
 
 @njit(cache=True, nogil=True)
@@ -40,6 +41,61 @@ def _centroid_flatness(power: np.ndarray, freqs: np.ndarray) -> tuple[float, flo
     centroid = num / den if den > 0.0 else 0.0
     flatness = math.exp(log_sum / n) / (p_sum / n)
     return centroid, flatness
+
+
+N_HARMONICS = 8
+HARMONIC_FLOOR_DB = -80.0  # a harmonic this far below the note's harmonic energy counts as absent
+
+
+@njit(cache=True, nogil=True)
+def _harmonic_profile(power: np.ndarray, freqs: np.ndarray, f0: float,
+                      out: np.ndarray) -> None:  # pragma: no cover
+    """The note's timbre relative to its own pitch, written into ``out`` (N_HARMONICS + 3 values).
+
+    Harmonic k's energy is the power within a quarter of f0 of k * f0 (robust to a slightly wrong f0
+    and to inharmonicity); ``out[:N]`` is each harmonic's share of the harmonic energy in dB (so
+    gain, and a tilt smaller than the gap between harmonics, change little), then
+    log2(magnitude centroid / f0) (brightness counted in harmonics), the odd/even balance in dB
+    (h3+h5+h7 over h2+h4+h6+h8), and the harmonic share of all energy above f0/2 in dB
+    (breath, bow or room noise between the partials). Harmonics above Nyquist are absent (floor).
+    """
+    n_h = out.shape[0] - 3
+    df = freqs[1] - freqs[0]
+    nyq = freqs[freqs.shape[0] - 1]
+    total = 0.0
+    energy = np.zeros(n_h)
+    for k in range(n_h):
+        centre = (k + 1) * f0
+        if centre + 0.25 * f0 > nyq:
+            break
+        lo = int(math.ceil((centre - 0.25 * f0) / df))
+        hi = int(math.floor((centre + 0.25 * f0) / df))
+        e = 0.0
+        for i in range(max(lo, 0), min(hi, power.shape[0] - 1) + 1):
+            e += power[i]
+        energy[k] = e
+        total += e
+    floor = 10.0 ** (HARMONIC_FLOOR_DB / 10.0)
+    for k in range(n_h):
+        share = energy[k] / total if total > 0.0 else 0.0
+        out[k] = 10.0 * math.log10(share) if share > floor else HARMONIC_FLOOR_DB
+    num = 0.0
+    den = 0.0
+    above = 0.0
+    start = int(math.ceil(0.5 * f0 / df))
+    for i in range(power.shape[0]):
+        m = math.sqrt(power[i])
+        num += freqs[i] * m
+        den += m
+        if i >= start:
+            above += power[i]
+    centroid = num / den if den > 0.0 else f0
+    out[n_h] = math.log2(max(centroid, 1e-3) / f0)
+    odd = energy[2] + energy[4] + energy[6] if n_h >= 7 else 0.0
+    even = energy[1] + energy[3] + energy[5] + (energy[7] if n_h >= 8 else 0.0)
+    out[n_h + 1] = 10.0 * math.log10((odd + 1e-12 * total + 1e-30) / (even + 1e-12 * total + 1e-30))
+    ratio = total / above if above > 0.0 else 0.0
+    out[n_h + 2] = 10.0 * math.log10(ratio) if ratio > floor else HARMONIC_FLOOR_DB
 
 
 def _dct_matrix(n_out: int, n_in: int) -> np.ndarray:
@@ -79,8 +135,21 @@ class SpectralFrame:
         mel = power @ self.mel_t
         return self.dct @ (10.0 * np.log10(np.maximum(mel, _POWER_AMIN)))
 
+    def mfcc_shape(self, power: np.ndarray) -> np.ndarray:
+        """mfcc1..12 with the mel bands floored SHAPE_RANGE_DB below the frame's strongest band (not at
+        an absolute level), so a gain changes none of them."""
+        mel = power @ self.mel_t
+        floor = max(float(mel.max()) * 10.0 ** (-SHAPE_RANGE_DB / 10.0), _POWER_AMIN * 1e-20)
+        return (self.dct @ (10.0 * np.log10(np.maximum(mel, floor))))[1:]
+
     def centroid_flatness(self, power: np.ndarray) -> tuple[float, float]:
         return _centroid_flatness(power, self.freqs)
+
+    def harmonics(self, power: np.ndarray, f0: float) -> np.ndarray:
+        """Timbre relative to the note at ``f0`` Hz (see ``_harmonic_profile``): N_HARMONICS + 3 values."""
+        out = np.empty(N_HARMONICS + 3)
+        _harmonic_profile(power, self.freqs, float(f0), out)
+        return out
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,9 +19,23 @@ Columns (``FeatureSpec.columns()``), in the order of ``spec.features``:
               ``librosa.pyin(fill_na=None)``): finite, so a model can use it with ``confidence``.
   confidence  voiced probability 0..1.
   mfcc        mfcc0..mfcc12: Slaney mel (128 bands) of the Hann-windowed power spectrum, dB, DCT-II.
+              mfcc0 is the frame's level: a model using it changes its mind when the input is quieter.
+  mfcc_shape  mfcc1..mfcc12: the spectral envelope's shape without mfcc0 (FluCoMa's startCoeff 1),
+              the mel bands floored 80 dB below the frame's strongest band, so a gain changes
+              nothing. Not together with ``mfcc``.
+  harmonics   the timbre relative to the note, from the spectrum at the decoded pitch: h1..h8 (each
+              harmonic's share of the harmonic energy, dB), hcentroid (log2 of centroid / f0: how
+              many harmonics up the brightness sits), oddeven (odd over even harmonics, dB),
+              harmonicity (harmonic share of the energy above f0/2, dB: breath and noise lower it).
+              All level-invariant, and the same instrument gives similar values at every pitch.
   centroid    spectral centroid in Hz.
   flatness    spectral flatness 0..1 (geometric / arithmetic mean of the power spectrum).
   loudness    RMS level of the frame in dBFS (a full-scale square wave is 0 dB; floor -120 dB).
+
+Context (``FeatureSpec.context_frames`` = K > 0): every column c also gets ``c_ctx_mean`` and
+``c_ctx_std``, its mean and standard deviation over the last K frames louder than the level gate
+(the current one included; causal, so live input gets exactly the same numbers). A decision then
+sees about 0.25 s (K = 11 at hop 512, 22050 Hz): a steady tone, a vibrato, a decaying piano note.
 
 Gates (``Frames.usable``): a frame is usable when its level is at least ``min_loudness_db``
 (default -60 dBFS: drops silence and release tails, keeps pp playing peaking well below full
@@ -41,7 +55,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from dsp._spectral import N_MFCC, spectral_frame
+from dsp._spectral import N_HARMONICS, N_MFCC, spectral_frame
 
 __all__ = [
     "FEATURES", "FeatureSpec", "Frames", "FeatureExtractor", "StreamingExtractor",
@@ -52,11 +66,15 @@ FEATURES: dict[str, tuple[str, ...]] = {   # feature name -> its column names
     "pitch": ("pitch",),
     "confidence": ("confidence",),
     "mfcc": tuple(f"mfcc{i}" for i in range(N_MFCC)),
+    "mfcc_shape": tuple(f"mfcc{i}" for i in range(1, N_MFCC)),
+    "harmonics": (*(f"h{k}" for k in range(1, N_HARMONICS + 1)), "hcentroid", "oddeven", "harmonicity"),
     "centroid": ("centroid",),
     "flatness": ("flatness",),
     "loudness": ("loudness",),
 }
 STATISTICS = ("mean", "std", "min", "max", "median")
+CONTEXT_STATISTICS = ("ctx_mean", "ctx_std")
+_SPECTRAL = ("mfcc", "mfcc_shape", "centroid", "flatness", "harmonics")   # need the power spectrum
 SPEC_FORMAT = "timbrel.features"
 SPEC_VERSION = 1
 _MAX_BLOCK = 1 << 16      # samples per internal step of StreamingExtractor.push (~3 s at 22.05 kHz)
@@ -79,6 +97,7 @@ class FeatureSpec:
     min_loudness_db: float = -60.0
     min_confidence: float = 0.0
     pitch_lag: int = 4                  # hops the streaming pitch decoder waits (latency vs agreement)
+    context_frames: int = 0             # 0: each frame alone; K: add mean/std over the last K frames
 
     def __post_init__(self) -> None:
         feats = self.features
@@ -89,6 +108,7 @@ class FeatureSpec:
         _check_int(self, "frame_length", 64, 65536)
         _check_int(self, "hop_length", 1, self.frame_length)
         _check_int(self, "pitch_lag", 0, 64)
+        _check_int(self, "context_frames", 0, 256)
         for name in ("fmin", "fmax", "min_loudness_db", "min_confidence"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -110,10 +130,19 @@ class FeatureSpec:
                              f"choose from {', '.join(FEATURES)}")
         if len(set(self.features)) != len(self.features):
             raise ValueError(f"feature spec: a feature is listed twice in {list(self.features)}")
+        if "mfcc" in self.features and "mfcc_shape" in self.features:
+            raise ValueError("feature spec: mfcc_shape is mfcc without mfcc0; choose one of them")
+
+    def frame_columns(self) -> list[str]:
+        """The columns each frame has on its own (``columns()`` without the context statistics)."""
+        return [c for f in self.features for c in FEATURES[f]]
 
     def columns(self) -> list[str]:
         """One name per column of ``Frames.values``."""
-        return [c for f in self.features for c in FEATURES[f]]
+        base = self.frame_columns()
+        if not self.context_frames:
+            return base
+        return base + [f"{c}_{s}" for s in CONTEXT_STATISTICS for c in base]
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"format": SPEC_FORMAT, "version": SPEC_VERSION}
@@ -236,14 +265,17 @@ class StreamingExtractor:
         self.spec = spec
         self._columns = spec.columns()
         self._spectral = spectral_frame(spec.sr, spec.frame_length)
-        self._need_spectrum = any(f in spec.features for f in ("mfcc", "centroid", "flatness"))
+        self._need_spectrum = any(f in spec.features for f in _SPECTRAL)
+        self._harmonics = "harmonics" in spec.features
+        self._context = _Context(spec.context_frames, spec.min_loudness_db) if spec.context_frames else None
         self._pitch = _PitchStage(spec)
         half = spec.frame_length // 2
         self._buf = np.zeros(half)             # samples from the start of the next frame on
         self._bad = np.zeros(half, bool)       # which of them were NaN/inf (then zeroed)
         self._n_in = 0                         # samples pushed so far
         self._next = 0                         # index of the next frame to compute
-        self._pending: collections.deque[tuple[float, np.ndarray, bool]] = collections.deque()
+        # per computed frame, until its pitch arrives: (level, spectral columns, power or None, had NaN)
+        self._pending: collections.deque[tuple[float, np.ndarray, np.ndarray | None, bool]] = collections.deque()
         self._finished = False
 
     @property
@@ -307,18 +339,23 @@ class StreamingExtractor:
         self._buf = self._buf[start:]
         self._bad = self._bad[start:]
 
-    def _spectral_row(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def _spectral_row(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Level and the pitch-independent spectral columns now; the power spectrum is kept only
+        for the harmonic columns, which wait for the frame's pitch."""
         sp = self._spectral
         level = sp.level_db(x)
         cols: dict[str, np.ndarray | float] = {"loudness": level}
+        power = None
         if self._need_spectrum:
             power = sp.spectrum(x)
             if "mfcc" in self.spec.features:
                 cols["mfcc"] = sp.mfcc(power)
+            if "mfcc_shape" in self.spec.features:
+                cols["mfcc_shape"] = sp.mfcc_shape(power)
             cols["centroid"], cols["flatness"] = sp.centroid_flatness(power)
         parts = [np.atleast_1d(np.asarray(cols[f], dtype=np.float64))
-                 for f in self.spec.features if f not in ("pitch", "confidence")]
-        return level, (np.concatenate(parts) if parts else np.zeros(0))
+                 for f in self.spec.features if f not in ("pitch", "confidence", "harmonics")]
+        return level, (np.concatenate(parts) if parts else np.zeros(0)), (power if self._harmonics else None)
 
     def _emit(self, pitch: "_PitchOut") -> Frames:
         n = pitch.index.shape[0]
@@ -328,12 +365,14 @@ class StreamingExtractor:
             raise RuntimeError("pitch tracker is ahead of the spectral frames")
         rows = [self._pending.popleft() for _ in range(n)]
         level = np.array([r[0] for r in rows])
-        had_bad = np.array([r[2] for r in rows], dtype=bool)
+        had_bad = np.array([r[3] for r in rows], dtype=bool)
         midi = np.asarray(pitch.midi, dtype=np.float64)
         conf = np.asarray(pitch.confidence, dtype=np.float64)
-        values = np.empty((n, len(self._columns)))
+        width = len(self.spec.frame_columns())
+        values = np.empty((n, width))
         col = 0
-        spectral_width = len(self._columns) - sum(f in ("pitch", "confidence") for f in self.spec.features)
+        spectral_width = sum(len(FEATURES[f]) for f in self.spec.features
+                             if f not in ("pitch", "confidence", "harmonics"))
         spec_block = np.vstack([r[1] for r in rows]) if spectral_width else np.zeros((n, 0))
         s_col = 0
         for f in self.spec.features:
@@ -342,18 +381,48 @@ class StreamingExtractor:
                 values[:, col] = midi
             elif f == "confidence":
                 values[:, col] = conf
+            elif f == "harmonics":
+                # the decoded pitch bin is finite in unvoiced frames too: an unpitched sound is
+                # described against the pitch the tracker thinks most likely
+                note_hz = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+                for i, r in enumerate(rows):
+                    values[i, col:col + w] = self._spectral.harmonics(r[2], note_hz[i])
             else:
                 values[:, col:col + w] = spec_block[:, s_col:s_col + w]
                 s_col += w
             col += w
         finite = np.isfinite(values).all(axis=1)
         values[~finite] = 0.0  # never hand a model NaN; such frames are not usable anyway
+        if self._context is not None:
+            values = self._context.extend(values, level)
         usable = (finite & ~had_bad & (level >= self.spec.min_loudness_db)
                   & (conf >= self.spec.min_confidence))
         index = np.asarray(pitch.index, dtype=np.int64)
         return Frames(index=index, times=index * (self.spec.hop_length / self.spec.sr), values=values,
                       f0=np.asarray(pitch.f0, dtype=np.float64), midi=midi, confidence=conf,
                       voiced=np.asarray(pitch.voiced, dtype=bool), level_db=level, usable=usable)
+
+
+class _Context:
+    """Running mean and std of each column over the last K frames that pass the level gate."""
+
+    def __init__(self, frames: int, min_level_db: float) -> None:
+        self._window: collections.deque[np.ndarray] = collections.deque(maxlen=frames)
+        self._gated: collections.deque[bool] = collections.deque(maxlen=frames)
+        self._min_level = min_level_db
+
+    def extend(self, values: np.ndarray, level: np.ndarray) -> np.ndarray:
+        n, d = values.shape
+        out = np.empty((n, 3 * d))
+        out[:, :d] = values
+        for i in range(n):
+            self._window.append(values[i])
+            self._gated.append(bool(level[i] >= self._min_level))
+            loud = [v for v, ok in zip(self._window, self._gated) if ok] or [values[i]]
+            w = np.array(loud)
+            out[i, d:2 * d] = w.mean(axis=0)
+            out[i, 2 * d:] = w.std(axis=0)
+        return out
 
 
 @dataclass

@@ -27,7 +27,7 @@ def copy_train_notes(assets_dir):
     def copy(root: Path, per_class: int) -> Path:
         for label in ("oboe", "trombone"):
             (root / label).mkdir()
-            for f in sorted((assets_dir / "train" / label).glob("*_v80.flac"))[:per_class]:
+            for f in sorted((assets_dir / "train" / "fluidr3" / label).glob("*_v80.flac"))[:per_class]:
                 shutil.copy(f, root / label / f.name)
         return root
     return copy

@@ -14,7 +14,7 @@ from dsp.features import FeatureSpec
 def folder(tmp_path, assets_dir) -> Path:
     for label in ("oboe", "trombone"):
         (tmp_path / "set" / label / "deeper").mkdir(parents=True)
-        src = sorted((assets_dir / "train" / label).glob("*_v115.flac"))
+        src = sorted((assets_dir / "train" / "fluidr3" / label).glob("*_v115.flac"))
         shutil.copy(src[0], tmp_path / "set" / label / src[0].name)
         shutil.copy(src[1], tmp_path / "set" / label / "deeper" / src[1].name)
     (tmp_path / "set" / "oboe" / "notes.txt").write_text("not audio, not picked up from a folder")

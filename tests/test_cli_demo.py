@@ -17,7 +17,7 @@ def test_demo_reaches_95_percent_per_clip_accuracy(tmp_path):
     correct, total = int(m.group(1)), int(m.group(2))
     assert total >= 30
     assert correct / total >= 0.95, r.stdout
-    per_file = re.findall(r"^  (ok   |WRONG) test/(oboe|trombone)/\S+\.flac +-> (oboe|trombone) +[\d.]+%$",
+    per_file = re.findall(r"^  (ok   |WRONG) test/\w+/(oboe|trombone)/\S+\.flac +-> (oboe|trombone) +[\d.]+%$",
                           r.stdout, flags=re.M)                 # one line per test clip
     assert len(per_file) == total and sum(mark == "ok   " for mark, *_ in per_file) == correct
     assert model.exists()

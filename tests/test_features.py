@@ -141,12 +141,15 @@ def test_full_scale_sine_level():
 
 # --- streaming == offline ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_streaming_equals_offline_with_random_blocks(seed):
+ROBUST = FeatureSpec(features=("pitch", "confidence", "mfcc_shape", "harmonics"), context_frames=11)
+
+
+@pytest.mark.parametrize("seed, spec", [(1, ALL), (2, ALL), (3, ALL), (4, ROBUST), (5, ROBUST)])
+def test_streaming_equals_offline_with_random_blocks(seed, spec):
     rng = np.random.default_rng(seed)
     y = mixed_signal(seed)
-    offline = FeatureExtractor(ALL).analyse(y)
-    stream = FeatureExtractor(ALL).stream()
+    offline = FeatureExtractor(spec).analyse(y)
+    stream = FeatureExtractor(spec).stream()
     parts, i = [], 0
     while i < len(y):
         b = int(rng.choice([0, 1, 7, 64, 300, 512, 513, 2048, 4096, int(rng.integers(1, 9000))]))
@@ -290,3 +293,55 @@ def test_bundled_assets_are_analysed_at_their_notes(assets_dir):
         assert abs(np.median(fr.midi[fr.usable & fr.voiced]) - midi) < 0.3
         names, vec = clip_statistics(fr, ALL.columns())
         assert len(names) == len(vec) == 5 * len(ALL.columns()) == 90
+
+
+# --- level-invariant and note-relative features --------------------------------------------------
+
+def test_harmonic_profile_of_a_known_tone():
+    """h1..h8 are each harmonic's share in dB: a tone with amplitudes 1, 1/2, 1/4 has shares
+    1 : 1/4 : 1/16 in power; odd/even and the centroid follow from the same partials."""
+    t = np.arange(SR) / SR
+    f0 = 220.0
+    y = 0.5 * (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)
+               + 0.25 * np.sin(2 * np.pi * 3 * f0 * t))
+    spec = FeatureSpec(features=("harmonics",))
+    fr = FeatureExtractor(spec).analyse(y)
+    cols = spec.columns()
+    mid = fr.values[len(fr) // 2]
+    total = 1 + 0.25 + 0.0625
+    for k, share in ((1, 1 / total), (2, 0.25 / total), (3, 0.0625 / total)):
+        assert mid[cols.index(f"h{k}")] == pytest.approx(10 * np.log10(share), abs=0.5)
+    assert mid[cols.index("h5")] < -60                      # absent harmonics sit at the floor
+    assert mid[cols.index("oddeven")] == pytest.approx(10 * np.log10(0.0625 / 0.25), abs=0.5)
+    assert mid[cols.index("harmonicity")] > -0.5            # no noise between the partials
+
+
+@pytest.mark.parametrize("features", [("mfcc_shape",), ("harmonics",)])
+def test_timbre_features_do_not_move_with_gain(features, assets_dir):
+    """20 dB quieter, the same note gives the same mfcc_shape and harmonic columns (mfcc0 would move
+    by the whole 20 dB, which is why it is left out)."""
+    y, _ = sf.read(assets_dir / "train/fluidr3/trombone/trombone_C3_v80.flac")
+    spec = FeatureSpec(features=features)
+    loud, quiet = (FeatureExtractor(spec).analyse(g * y) for g in (1.0, 0.1))
+    both = loud.usable & quiet.usable & (loud.level_db > -40)
+    assert both.sum() > 20
+    assert np.allclose(loud.values[both], quiet.values[both], atol=1e-6)
+
+
+def test_mfcc_and_mfcc_shape_cannot_be_combined():
+    with pytest.raises(ValueError, match="mfcc_shape"):
+        FeatureSpec(features=("mfcc", "mfcc_shape"))
+
+
+def test_context_columns_are_causal_running_statistics():
+    spec = FeatureSpec(features=("pitch",), context_frames=3)
+    assert spec.columns() == ["pitch", "pitch_ctx_mean", "pitch_ctx_std"]
+    y = np.concatenate([harmonic(220.0, 0.5), harmonic(440.0, 0.5)])
+    fr = FeatureExtractor(spec).analyse(y)
+    loud = np.flatnonzero(fr.level_db >= spec.min_loudness_db)
+    i = loud[len(loud) // 2 + 6]                 # well inside the second note
+    window = [j for j in range(i - 2, i + 1) if fr.level_db[j] >= spec.min_loudness_db]
+    assert fr.values[i, 1] == pytest.approx(np.mean(fr.values[window, 0]))
+    assert fr.values[i, 2] == pytest.approx(np.std(fr.values[window, 0]))
+    # the first loud frame of the clip sees only itself: no look-ahead
+    assert fr.values[loud[0], 1] == pytest.approx(fr.values[loud[0], 0])

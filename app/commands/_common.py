@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from app.demo import DEMO_FEATURES
+from app.demo import DEMO_CONTEXT, DEMO_FEATURES
 
 # `analyse` and `train` default to the demo's features, measured to work (app/demo.py).
 DEFAULT_FEATURES = DEMO_FEATURES
@@ -38,8 +38,11 @@ def features_arg(text: str) -> tuple[str, ...]:
 def add_feature_options(p: argparse.ArgumentParser, default: tuple[str, ...] | None = DEFAULT_FEATURES) -> None:
     shown = ",".join(default) if default else "as in the analysis"
     p.add_argument("--features", type=features_arg, default=default, metavar="LIST",
-                   help=f"comma-separated features: pitch, confidence, mfcc, centroid, flatness, "
-                        f"loudness (default: {shown})")
+                   help=f"comma-separated features: pitch, confidence, mfcc, mfcc_shape, harmonics, "
+                        f"centroid, flatness, loudness (default: {shown})")
+    p.add_argument("--context", type=int, default=DEMO_CONTEXT if default else None, metavar="FRAMES",
+                   help="add each column's mean and std over the last FRAMES frames (0: each frame "
+                        f"alone; default: {DEMO_CONTEXT if default else 'as in the analysis'}, about 0.25 s)")
     p.add_argument("--min-loudness", type=float, default=None, metavar="DB",
                    help="ignore frames quieter than this (dBFS; default: the feature spec's, -60)")
     p.add_argument("--min-confidence", type=float, default=None, metavar="P",
@@ -50,6 +53,8 @@ def spec_from_args(args: argparse.Namespace, features: tuple[str, ...] | None = 
     """A FeatureSpec from --features/--min-loudness/--min-confidence."""
     from dsp.features import FeatureSpec
     kw: dict = {"features": tuple(features or args.features)}
+    if getattr(args, "context", None) is not None:
+        kw["context_frames"] = args.context
     if args.min_loudness is not None:
         kw["min_loudness_db"] = args.min_loudness
     if args.min_confidence is not None:

@@ -53,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
     print(" " * cw + "".join(f"{c:>{cw}}" for c in ev.classes))
     for i, c in enumerate(ev.classes):
         print(f"{c:<{cw}}" + "".join(f"{n:>{cw}d}" for n in ev.confusion[i]))
+    by_source: dict[str, list[bool]] = {}
+    for c in ev.clips:       # the folder above the label folder: the sample set (assets/LICENSE.md)
+        path = result.path_of(c.clip_id)
+        by_source.setdefault(path.parent.parent.name if path else "?", []).append(c.predicted == c.truth)
+    if len(by_source) > 1:
+        print("\n" + "; ".join(f"{src}: {sum(ok)}/{len(ok)}" for src, ok in sorted(by_source.items())))
     print(f"\nper-clip accuracy on assets/test: {ev.correct}/{len(ev.clips)} = {ev.accuracy:.1%}  "
           f"({result.seconds:.1f} s)")
     if args.out is not None:

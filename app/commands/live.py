@@ -103,16 +103,20 @@ class _Printer:
     def decision(self, d) -> None:
         self.seconds = d.time
         self.latencies.append(d.latency_s)
-        if d.label == self.last:
+        state = (d.label, d.unknown)
+        if state == self.last:
             return
-        self.last, self.changes = d.label, self.changes + 1
+        self.last, self.changes = state, self.changes + 1
         if self.as_json:
-            print(json.dumps({"time": round(d.time, 4), "label": d.label, "probabilities": d.probabilities,
+            print(json.dumps({"time": round(d.time, 4), "label": d.label, "unknown": d.unknown,
+                              "probabilities": d.probabilities,
                               "f0": _num(d.f0), "confidence": _num(d.confidence), "level_db": _num(d.level_db),
                               "latency_s": _num(d.latency_s)}), flush=True)
         else:
             p = d.probabilities.get(d.label, math.nan) if d.label else math.nan
-            what = f"{d.label:<12} {p:5.1%}" if d.label else "-            (silence or unpitched)"
+            what = (f"{d.label:<12} {p:5.1%}" if d.label else
+                    "?            (unknown: unlike the training sounds)" if d.unknown else
+                    "-            (silence or unpitched)")
             f0 = f"{d.f0:7.1f} Hz" if math.isfinite(d.f0) else "        -"
             print(f"{d.time:8.2f} s  {what}  {f0}", flush=True)
 

@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, metavar="MODEL", help="a *.timbrel.json bundle from `timbrel train`")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files or folders")
     p.add_argument("--json", action="store_true",
-                   help='print only a JSON list of {"path", "label", "confidence", "probabilities", '
-                        '"frames", "shares"} objects on stdout')
+                   help='print only a JSON list of {"path", "label", "unknown", "confidence", '
+                        '"probabilities", "frames", "shares"} objects on stdout ("label" is null '
+                        'and "unknown" true for sound unlike anything the model was trained on)')
     p.set_defaults(func=run)
 
 
@@ -49,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_table(results, labels: list[str]) -> None:
     width = max((len(r.path) for r in results), default=4)
+    label_width = max(len("unknown"), *map(len, labels))
     for r in results:
         shares = ", ".join(f"{c} {r.shares[c]:.0%}" for c in labels)
-        print(f"{r.path:<{width}}  {r.label:<{max(map(len, labels))}}  {r.confidence:5.1%}  "
-              f"(frames: {shares} of {r.frames})")
+        shown = "unknown" if r.unknown else r.label
+        closest = f", closest {r.best}" if r.unknown else ""
+        print(f"{r.path:<{width}}  {shown:<{label_width}}  {r.confidence:5.1%}  "
+              f"(frames: {shares} of {r.frames}{closest})")

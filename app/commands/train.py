@@ -34,7 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "statistics (mean, std, min, max, median)")
     add_feature_options(p)
     add_training_options(p)
+    add_augment_option(p)
     p.set_defaults(func=run)
+
+
+def add_augment_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="train on augmented copies of each clip too (gain, EQ, band limits, noise, "
+                        "reverb, detuning; seeded) so the model carries over to other recordings "
+                        "(default: on)")
 
 
 def add_training_options(p: argparse.ArgumentParser, **overrides) -> None:
@@ -110,25 +118,36 @@ def print_fit(report, total: int | None) -> None:
           f"({report.epochs} epochs, {report.seconds:.2f} s)", flush=True)
 
 
-def train_bundle(analysis, settings, *, quiet: bool = False):
-    """Train on an Analysis, printing each fit; returns (bundle, TrainResult)."""
-    from app.bundle import Bundle, training_record
-    from app.training import Trainer
+def train_bundle(analysis, settings, *, quiet: bool = False, augment=None, calibrate: bool = True):
+    """Train on an Analysis with app.generalise (augmentation, calibration, unknown), printing each
+    fit; returns (bundle, TrainResult). ``augment``: dsp.augment.AugmentSettings (None: the default)."""
+    from app.generalise import train_bundle_robust
+    from dsp.augment import AugmentSettings
     total = None if settings.until_plateau else settings.fits
-    trainer = Trainer(analysis.dataset, analysis.labels, settings,
-                      on_fit=None if quiet or settings.algorithm == "knn" else (lambda r: print_fit(r, total)))
-    try:
-        result = trainer.run()
-    except KeyboardInterrupt:
-        trainer.stop()
-        raise
-    if settings.algorithm == "knn" and not quiet:
-        print(f"knn: {len(analysis.dataset)} points, {settings.num_neighbours} neighbours", flush=True)
-    record = training_record(settings.to_dict(), [r.error for r in result.reports], result.stopped_by)
-    record["points"] = len(analysis.dataset)
-    record["clips"] = len(analysis.clips)
-    bundle = Bundle(analysis.spec, result.scaler, result.model, analysis.classes(), analysis.level,
-                    analysis.columns, record)
+
+    def stage(name: str) -> None:
+        if not quiet and name != "training":
+            print(f"{name}...", flush=True)
+
+    bundle, result = train_bundle_robust(
+        analysis, settings, augment=AugmentSettings() if augment is None else augment,
+        calibrate=calibrate, on_stage=stage,
+        on_fit=None if quiet or settings.algorithm == "knn" else (lambda r: print_fit(r, total)))
+    if not quiet:
+        if settings.algorithm == "knn":
+            print(f"knn: {bundle.training['points']} points, {settings.num_neighbours} neighbours", flush=True)
+        aug = bundle.training.get("augmentation", {})
+        if aug.get("copies"):
+            note = (f"; {aug['clips_not_reloaded']} clip(s) could not be read again and were used as they are"
+                    if aug.get("clips_not_reloaded") else "")
+            print(f"augmentation: {aug['copies']} copies per clip ({', '.join(aug['transforms'])}){note}")
+        cal = bundle.training.get("calibration")
+        if cal:
+            print(f"held-out clips (never trained on by the probe model): {cal['held_out_clips']}, "
+                  f"per-clip accuracy {cal['held_out_accuracy'] * 100:.1f}%; temperature {cal['temperature']:.2f}")
+        else:
+            print("not calibrated: needs at least two clips (or groups) per class to hold some out; "
+                  "confidences are the model's own and there is no 'unknown' answer")
     return bundle, result
 
 
@@ -138,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     analysis = load_training_data(args.paths, args)
     print(f"training on {len(analysis.clips) or '?'} clip(s) ({class_counts(analysis) or ', '.join(analysis.classes())}), "
           f"{len(analysis.dataset)} points x {analysis.dataset.cols} columns", flush=True)
-    bundle, result = train_bundle(analysis, settings)
+    from dsp.augment import AugmentSettings
+    bundle, result = train_bundle(analysis, settings,
+                                  augment=None if args.augment else AugmentSettings(copies=0))
     path = bundle.save(args.out)
     final = "" if math.isnan(result.final_error) else f", final error {result.final_error:.4f}"
     how = {"plateau": ", stopped at a plateau", "max_fits": ", no plateau within the fit limit"}

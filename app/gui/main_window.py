@@ -712,10 +712,9 @@ class MainWindow(QMainWindow):
 
         if features:
             return FeatureSpec.from_dict(features)
-        from app.demo import DEMO_FEATURES
-
         # Pitch + confidence alone confuse instruments sharing a register; MFCCs (timbre) separate them.
-        return FeatureSpec(features=DEMO_FEATURES)
+        # The app keeps its own training path (no augmentation or calibration yet), measured with these.
+        return FeatureSpec(features=("pitch", "confidence", "mfcc"))
 
     def _run_analysis(self, labelled: list[tuple[Path, str]], features: dict | None,
                       done: Callable[[AnalysisOutcome], None], project: Project | None = None) -> None:

@@ -7,7 +7,9 @@ from typing import Protocol
 
 
 class PointClassifier(Protocol):
-    """Anything that maps one raw feature vector to class probabilities (app.bundle.Bundle does)."""
+    """Anything that maps one raw feature vector to class probabilities (app.bundle.Bundle does).
+    A classifier that can also say a vector is unlike its training data has ``is_unknown_point(vec)``
+    (the worker asks it when present)."""
 
     def predict_proba_point(self, vec) -> dict[str, float]: ...
 
@@ -64,14 +66,26 @@ class Decider:
     def __init__(self, settings: DecisionSettings) -> None:
         self.settings = settings
         self._smoother = Smoother(settings.smoothing_frames)
+        self._novel: deque[bool] = deque(maxlen=settings.smoothing_frames)
         self._label: str | None = None
+        self.unknown = False     # the last push's answer was "unlike anything trained on"
 
-    def push(self, probabilities: dict[str, float] | None) -> tuple[str | None, dict[str, float]]:
-        """``probabilities`` is the model's output for this frame, or None when the frame is gated."""
+    def push(self, probabilities: dict[str, float] | None,
+             novel: bool = False) -> tuple[str | None, dict[str, float]]:
+        """``probabilities`` is the model's output for this frame, or None when the frame is gated;
+        ``novel`` says the frame is unlike the training data (the classifier's unknown detector).
+        The label is None, and ``unknown`` True, while most ungated frames of the window are novel."""
         smoothed = self._smoother.push(probabilities)
+        if probabilities is not None:
+            self._novel.append(novel)
+        self.unknown = False
         if probabilities is None and not (self._label is not None and self._smoother.mostly_present()):
             self._label = None
             return None, {}
+        if self._novel and 2 * sum(self._novel) > len(self._novel):
+            self._label = None
+            self.unknown = True
+            return None, smoothed
         label = winner(smoothed, self.settings.min_probability)
         if (label is not None and self._label is not None and label != self._label
                 and self._label in smoothed and smoothed[label] < self.settings.switch_probability):

@@ -58,6 +58,7 @@ class Decision:
     confidence: float
     level_db: float
     latency_s: float
+    unknown: bool = False     # the sound is unlike anything the model was trained on (label None)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class LiveWorker:
             raise ValueError("this model classifies whole clips; live input needs a frame-level model")
         self.source = source
         self.classifier = classifier
+        self._is_unknown = getattr(classifier, "is_unknown_point", None)   # optional (PointClassifier)
         if spec is None:
             from dsp.features import FeatureSpec
             spec = getattr(classifier, "spec", None) or FeatureSpec()
@@ -272,7 +274,8 @@ class LiveWorker:
             level, conf = float(frames.level_db[i]), float(frames.confidence[i])
             gated = not (bool(frames.usable[i]) and level >= self._min_level and conf >= self._min_conf)
             probs = None if gated else self.classifier.predict_proba_point(frames.values[i])
-            label, smoothed = self._decider.push(probs)
+            novel = not gated and self._is_unknown is not None and bool(self._is_unknown(frames.values[i]))
+            label, smoothed = self._decider.push(probs, novel)
             # The frame's last sample (centred frames) in the source's own sample count.
             last = round(float(frames.times[i]) * spec.sr) + half - 1
             stamp = ring.stamp_for(int(last * self._ratio))
@@ -282,4 +285,5 @@ class LiveWorker:
             self.stats.latencies.append(latency)
             self.stats.since_newest.append(now - newest)
             self._publish(Decision(float(frames.times[i]), label, smoothed,
-                                   float(frames.f0[i]), float(frames.midi[i]), conf, level, latency))
+                                   float(frames.f0[i]), float(frames.midi[i]), conf, level, latency,
+                                   self._decider.unknown))
