@@ -173,7 +173,7 @@ def soften(probabilities: dict[str, float], temperature: float) -> dict[str, flo
 
 
 def train_bundle_robust(analysis: "Analysis", settings: "TrainSettings", *,
-                        augment: AugmentSettings = AugmentSettings(),
+                        augment: AugmentSettings = AugmentSettings(copies=0),
                         calibrate: bool = True,
                         on_fit: Callable[[Any], Any] | None = None,
                         on_epoch: Callable[[int, float, float | None], Any] | None = None,

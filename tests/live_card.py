@@ -135,9 +135,9 @@ def note_sequence(out: Path, silence_s: float = 1.5) -> tuple[Path, float, float
 
 @functools.lru_cache(maxsize=1)
 def trained_bundle() -> Path:
-    """A real model trained on assets/train through `timbrel train` (once per test process)."""
+    """A real model trained on assets/train/fluidr3 through `timbrel train` (once per test process)."""
     out = Path(tempfile.mkdtemp(prefix="timbrel-live-model-")) / "demo.timbrel.json"
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "train", str(ASSETS / "train"), "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "train", str(ASSETS / "train" / "fluidr3"), "--no-augment", "--out", str(out),
                            "--seed", "0"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     if proc.returncode != 0:
         pytest.fail(f"training the test model failed: {proc.stderr.strip()[-2000:]}")

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from live_card import ROOT, note_sequence, play, private_sink, require_card, trained_bundle
 
-DECISION_KEYS = {"time", "label", "probabilities", "f0", "confidence", "level_db", "latency_s"}
+DECISION_KEYS = {"time", "label", "unknown", "probabilities", "f0", "confidence", "level_db", "latency_s"}
 SUMMARY_KEYS = {"summary", "decisions", "changes", "seconds", "overflows", "latency_mean_s", "latency_p95_s",
                 "ended", "error"}
 

@@ -53,7 +53,7 @@ def instruments(assets_dir):
     """Every bundled instrument note, end to end: the audio the default lag was chosen on."""
     from dsp.audio import load
 
-    clips = sorted(assets_dir.glob("*/*/*.flac"))
+    clips = sorted(assets_dir.glob("*/fluidr3/*/*.flac"))
     assert len(clips) > 50, "the bundled assets are missing"
     return np.concatenate([load(p, SR) for p in clips]).astype(np.float32)
 

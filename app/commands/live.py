@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input device index or (part of its) name, see `timbrel devices` (default: the default input)")
     p.add_argument("--seconds", type=float, default=None, metavar="S", help="stop after S seconds of audio")
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per line: {"time", "label", "probabilities", "f0", "confidence", '
+                   help='one JSON object per line: {"time", "label", "unknown", "probabilities", "f0", "confidence", '
                         '"level_db", "latency_s"} per change, then {"summary": true, ...}')
     p.add_argument("--input-file", type=Path, default=None, metavar="FILE",
                    help="analyse FILE through the live path instead of a device (as fast as possible)")

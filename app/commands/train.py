@@ -39,10 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_augment_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
                    help="train on augmented copies of each clip too (gain, EQ, band limits, noise, "
                         "reverb, detuning; seeded) so the model carries over to other recordings "
-                        "(default: on)")
+                        "(default: off; it made the live phrase test worse, see README)")
 
 
 def add_training_options(p: argparse.ArgumentParser, **overrides) -> None:
@@ -130,7 +130,7 @@ def train_bundle(analysis, settings, *, quiet: bool = False, augment=None, calib
             print(f"{name}...", flush=True)
 
     bundle, result = train_bundle_robust(
-        analysis, settings, augment=AugmentSettings() if augment is None else augment,
+        analysis, settings, augment=AugmentSettings(copies=0) if augment is None else augment,
         calibrate=calibrate, on_stage=stage,
         on_fit=None if quiet or settings.algorithm == "knn" else (lambda r: print_fit(r, total)))
     if not quiet:
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
           f"{len(analysis.dataset)} points x {analysis.dataset.cols} columns", flush=True)
     from dsp.augment import AugmentSettings
     bundle, result = train_bundle(analysis, settings,
-                                  augment=None if args.augment else AugmentSettings(copies=0))
+                                  augment=AugmentSettings() if args.augment else None)
     path = bundle.save(args.out)
     final = "" if math.isnan(result.final_error) else f", final error {result.final_error:.4f}"
     how = {"plateau": ", stopped at a plateau", "max_fits": ", no plateau within the fit limit"}
