@@ -221,9 +221,7 @@ def train_bundle_robust(analysis: "Analysis", settings: "TrainSettings", *,
 
     stage("training")
     trainer = Trainer(dataset, labels, settings, on_epoch=on_epoch, on_fit=on_fit)
-    if stop is not None and stop.is_set():
-        trainer.stop()
-    result = trainer.run(stop)
+    result = trainer.run(stop)        # a stop set before the run ends it before its first fit
     novelty = None
     if calibration is not None:
         novelty = NoveltyDetector().fit(_spread(_original_scaled(analysis.dataset, result.scaler),

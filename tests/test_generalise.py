@@ -45,9 +45,8 @@ def test_augmented_points_keep_their_clip_id_and_label(fluid_train):
 
 def test_held_out_clips_are_whole_groups_per_class(assets_dir):
     both = analyse_paths([assets_dir / "test"], demo_spec())
-    for clip in both.clips:     # groups: the source folder (as `--group-by folder` would give)
-        object.__setattr__(clip, "group", clip.path.parent.parent.name) if not hasattr(clip, "group") \
-            or not clip.group else None
+    for clip in both.clips:     # group = the source folder, as `--group-by folder` will record it
+        object.__setattr__(clip, "group", clip.path.parent.parent.name)
     held = held_out_clips(both, fraction=0.5, seed=1)
     assert held
     for label in ("oboe", "trombone"):
